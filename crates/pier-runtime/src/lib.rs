@@ -1,0 +1,1 @@
+//! Runtime glue (see ARCHITECTURE.md).
