@@ -98,7 +98,16 @@ impl StagingDir {
     pub fn new(tmp_root: &Path, prefix: &str) -> Result<Self> {
         let path = tmp_root.join(format!("{prefix}-{}", random_suffix()));
         fs::create_dir(&path).ctx(|| format!("creating {}", path.display()))?;
-        Ok(Self { path, keep: false })
+        let staged = Self { path, keep: false };
+        // A staged layer dir becomes a layer root: 0755 like Docker's, not
+        // whatever the daemon's umask says (a tar entry for "./" may still
+        // change it).
+        fs::set_permissions(
+            &staged.path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .ctx(|| format!("chmod {}", staged.path.display()))?;
+        Ok(staged)
     }
 
     pub fn path(&self) -> &Path {

@@ -22,6 +22,9 @@ use crate::reference::Reference;
 pub struct ImageStore {
     pub(crate) paths: Paths,
     pub(crate) state: Mutex<State>,
+    /// Held (flock) for the store's lifetime: `open()` wipes `tmp/`, so two
+    /// stores on one root would destroy each other's staging.
+    _lock: fs::File,
 }
 
 #[derive(Debug, Clone)]
@@ -161,10 +164,26 @@ impl ImageStore {
         ] {
             fs::create_dir_all(d).ctx(|| format!("creating {}", d.display()))?;
         }
+        let lock_path = paths.root.join("lock");
+        let lock =
+            fs::File::create(&lock_path).ctx(|| format!("creating {}", lock_path.display()))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+            |e| {
+                ImageError::io(
+                    format!(
+                        "image store {} is already open (another pierd?)",
+                        paths.root.display()
+                    ),
+                    e.into(),
+                )
+            },
+        )?;
         for e in fs::read_dir(&paths.tmp).ctx(|| "listing tmp".to_string())? {
             let e = e.ctx(|| "listing tmp".to_string())?;
             remove_path(&e.path())?;
         }
+        // repositories.json is written next to its temp files in the root.
+        hex_entries(&paths.root, ".json")?;
         let mut state = State::default();
         if paths.repositories.exists() {
             state.refs = read_json(&paths.repositories)?;
@@ -193,6 +212,7 @@ impl ImageStore {
         let store = ImageStore {
             paths,
             state: Mutex::new(state),
+            _lock: lock,
         };
         store.recover()?;
         Ok(store)
@@ -274,7 +294,8 @@ impl ImageStore {
     pub fn list(&self) -> Vec<ImageRecord> {
         let st = self.lock();
         let mut v: Vec<ImageRecord> = st.images.values().filter(|r| !r.ghost).cloned().collect();
-        v.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+        let t = |r: &ImageRecord| crate::query::unix_time(r.created.as_deref()).unwrap_or(0);
+        v.sort_by(|a, b| t(b).cmp(&t(a)).then_with(|| a.id.cmp(&b.id)));
         v
     }
 

@@ -48,6 +48,7 @@ impl LayerUnpacker {
             is_root: rustix::process::geteuid().is_root(),
             stats: UnpackStats::default(),
             dirs: Vec::new(),
+            buf: vec![0u8; 128 * 1024],
         };
         let mut archive = tar::Archive::new(src);
         let entries = archive
@@ -70,6 +71,7 @@ struct Unpacker {
     stats: UnpackStats,
     /// Directory mtimes are set at the end: creating children changes them.
     dirs: Vec<(Components, Timestamps)>,
+    buf: Vec<u8>,
 }
 
 /// The metadata of one entry, PAX overrides applied.
@@ -169,7 +171,7 @@ impl Unpacker {
                 )
                 .map_err(|e| sys(&format!("creating {what}"), e))?;
                 let mut file = File::from(fd);
-                self.stats.bytes += copy_data(entry, &mut file, &what)?;
+                self.stats.bytes += copy_data(entry, &mut file, &mut self.buf, &what)?;
                 self.set_owner_mode_xattrs(&file, &meta, &what)?;
                 rfs::futimens(&file, &times(&meta)).map_err(|e| sys(&what, e))?;
             }
@@ -431,11 +433,10 @@ fn pax_time(s: &str) -> Option<Timespec> {
     Some(Timespec { tv_sec, tv_nsec })
 }
 
-fn copy_data<R: Read>(src: &mut R, dst: &mut File, what: &str) -> Result<u64> {
-    let mut buf = vec![0u8; 128 * 1024];
+fn copy_data<R: Read>(src: &mut R, dst: &mut File, buf: &mut [u8], what: &str) -> Result<u64> {
     let mut total = 0u64;
     loop {
-        let n = match src.read(&mut buf) {
+        let n = match src.read(buf) {
             Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
