@@ -15,8 +15,15 @@ ENV_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 die() { echo "build-busybox-image: $*" >&2; exit 1; }
 
-# The static build: the image has no libc to link against.
-if ! dpkg -s busybox-static >/dev/null 2>&1 || [ ! -x /bin/busybox ]; then
+# The static build: the image has no libc to link against (Debian's plain
+# `busybox` package is dynamically linked and would not run in the image).
+need_install=false
+[ -x /bin/busybox ] || need_install=true
+if command -v dpkg-query >/dev/null 2>&1 &&
+    ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed'; then
+    need_install=true
+fi
+if $need_install; then
     echo "build-busybox-image: installing busybox-static" >&2
     SUDO=
     [ "$(id -u)" -eq 0 ] || SUDO=sudo

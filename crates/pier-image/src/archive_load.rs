@@ -128,8 +128,26 @@ impl Staged {
         )))
     }
 
-    fn json_bytes(&self, path: &str) -> Result<Vec<u8>> {
+    /// A file named by a manifest.json path; in Docker 25+ archives those are
+    /// `blobs/sha256/<hex>`, and then the content must match the name.
+    fn named_blob(&self, path: &str) -> Result<&StagedBlob> {
         let b = self.blob(path)?;
+        let hex = norm(path)
+            .and_then(|p| p.strip_prefix("blobs/sha256/").map(str::to_string))
+            .filter(|h| crate::digest::is_hex64(h));
+        if let Some(hex) = hex {
+            if b.digest != format!("sha256:{hex}") {
+                return Err(ImageError::bad(format!(
+                    "digest mismatch for blob {path}: content has {}",
+                    b.digest
+                )));
+            }
+        }
+        Ok(b)
+    }
+
+    fn json_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let b = self.named_blob(path)?;
         if b.size > MAX_JSON {
             return Err(ImageError::bad(format!(
                 "{path} is too large ({} bytes)",
@@ -281,7 +299,7 @@ fn plan_docker(staged: &Staged) -> Result<Vec<Planned>> {
         let blobs = item
             .layers
             .iter()
-            .map(|l| staged.blob(l).cloned())
+            .map(|l| staged.named_blob(l).cloned())
             .collect::<Result<Vec<_>>>()?;
         let mut tags = Vec::new();
         for t in item.repo_tags.unwrap_or_default() {

@@ -356,6 +356,27 @@ fn oci_blob_digest_mismatch_is_rejected_leaving_nothing() {
 }
 
 #[test]
+fn docker_25_blob_names_must_match_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(tmp.path()).unwrap();
+    let a = base_layer();
+    let config = config_for(&[&a], &["sh"], CREATED);
+    let wrong = format!("blobs/sha256/{}", "0".repeat(64));
+    let manifest = json!([{"Config": wrong, "RepoTags": ["x:1"], "Layers": [blob_file(&a).0]}]);
+    let files: Files = vec![
+        (wrong.clone(), config),
+        blob_file(&a),
+        (
+            "manifest.json".into(),
+            serde_json::to_vec(&manifest).unwrap(),
+        ),
+    ];
+    let err = store.load(&mut &archive(&files)[..]).unwrap_err();
+    assert!(err.to_string().contains("digest mismatch"), "{err}");
+    assert_empty_store(tmp.path());
+}
+
+#[test]
 fn rejects_archives_that_are_not_images() {
     let tmp = tempfile::tempdir().unwrap();
     let store = ImageStore::open(tmp.path()).unwrap();
@@ -522,6 +543,8 @@ fn saved_archives_pass_skopeo() {
         .status()
         .unwrap();
     assert!(st.success());
+    let cfg = skopeo(format!("oci-archive:{}:latest", saved.display()));
+    assert_eq!(cfg["config"]["Cmd"], json!(["sh"]));
     let cfg = skopeo(format!("oci:{}:latest", layout.display()));
     assert_eq!(serde_json::to_vec(&cfg).map(|_| ()).ok(), Some(()));
     assert_eq!(cfg["rootfs"]["diff_ids"][0], json!(sha256(&base_layer())));
