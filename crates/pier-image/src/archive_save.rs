@@ -197,6 +197,16 @@ impl ImageStore {
         Ok(())
     }
 
+    /// Checks that `save(names, ..)` would find every name (a bare repository
+    /// means all its tags, which `get` does not do), without writing anything:
+    /// for answering 404 before a streamed response starts.
+    pub fn check_save(&self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Err(ImageError::InvalidArgument("no images specified".into()));
+        }
+        self.select(names).map(|_| ())
+    }
+
     /// Streams one layer as an uncompressed tar (decompressing the stored
     /// blob if it was received compressed). Returns its size.
     fn write_layer(

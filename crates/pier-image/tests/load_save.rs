@@ -485,6 +485,27 @@ fn save_then_load_gives_the_same_image() {
             .status_code()
             == 404
     );
+    assert_eq!(
+        store
+            .check_save(&["nosuch".into()])
+            .unwrap_err()
+            .status_code(),
+        404
+    );
+    // A bare repository saves all its tags, even without :latest.
+    store
+        .remove("busybox:latest", false, false, &|_| None)
+        .unwrap();
+    store.tag(&id, "busybox:1").unwrap();
+    store.check_save(&["busybox".into()]).unwrap();
+    let mut repo = Vec::new();
+    store.save(&["busybox".into()], &mut repo).unwrap();
+    let tmp4 = tempfile::tempdir().unwrap();
+    let fourth = ImageStore::open(tmp4.path()).unwrap();
+    assert_eq!(
+        fourth.load(&mut &repo[..]).unwrap()[0].to_string(),
+        "Loaded image: busybox:1"
+    );
 }
 
 #[test]
