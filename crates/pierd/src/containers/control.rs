@@ -1,0 +1,300 @@
+//! Stop, kill, remove, wait, resize: operations on an existing container.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::error::{ContainerError, IoContext};
+use super::record::Status;
+use super::signal::{self, SIGKILL, SIGTERM};
+use super::store::{Container, Lifecycle};
+use crate::daemon::Daemon;
+use crate::runtime::ShimRequest;
+
+/// How long to wait for an exit after SIGKILL before giving up.
+const KILL_WAIT: Duration = Duration::from_secs(15);
+
+/// Waits until `pred` holds, or the timeout passes (`None` = forever).
+/// Returns whether it holds.
+async fn wait_until(
+    c: &Container,
+    timeout: Option<Duration>,
+    pred: impl FnMut(&Lifecycle) -> bool,
+) -> bool {
+    let mut rx = c.watch();
+    let fut = rx.wait_for(pred);
+    match timeout {
+        None => fut.await.is_ok(),
+        Some(t) => matches!(tokio::time::timeout(t, fut).await, Ok(Ok(_))),
+    }
+}
+
+async fn send_signal(c: &Container, sig: i32) -> Result<(), ContainerError> {
+    let ctl = c.lock().shim.clone();
+    match ctl {
+        Some(ctl) => ctl
+            .send(ShimRequest::Signal(sig))
+            .await
+            .map_err(|e| ContainerError::Runtime(format!("cannot signal container {}: {e}", c.id))),
+        None => Err(ContainerError::NotRunning(c.id.clone())),
+    }
+}
+
+/// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after the
+/// timeout. 304 when not running.
+pub async fn stop(
+    c: &Arc<Container>,
+    signal_name: Option<&str>,
+    timeout: Option<i64>,
+) -> Result<(), ContainerError> {
+    let _op = c.op.lock().await;
+    let (stop_signal, stop_timeout) = {
+        let g = c.lock();
+        if !g.rec.state.running() {
+            return Err(ContainerError::NotModified);
+        }
+        (g.rec.config.stop_signal.clone(), g.rec.config.stop_timeout)
+    };
+    let sig = match signal_name.or(stop_signal.as_deref()) {
+        Some(s) => signal::parse(s)?,
+        None => SIGTERM,
+    };
+    let secs = timeout.or(stop_timeout).unwrap_or(10);
+    stop_locked(c, sig, secs).await
+}
+
+/// Stop with `op` already held.
+async fn stop_locked(c: &Arc<Container>, sig: i32, secs: i64) -> Result<(), ContainerError> {
+    if sig != SIGKILL && send_signal(c, sig).await.is_ok() && secs != 0 {
+        let t = (secs > 0).then(|| Duration::from_secs(secs as u64));
+        if wait_until(c, t, |l| !l.running).await {
+            return Ok(());
+        }
+        tracing::info!(id = %c.id, "container did not stop in {secs}s, killing it");
+    }
+    kill_and_wait(c).await
+}
+
+async fn kill_and_wait(c: &Arc<Container>) -> Result<(), ContainerError> {
+    if !c.watch().borrow().running {
+        return Ok(());
+    }
+    // A failed send means the shim is gone; the monitor records the exit.
+    let _ = send_signal(c, SIGKILL).await;
+    if wait_until(c, Some(KILL_WAIT), |l| !l.running).await {
+        Ok(())
+    } else {
+        Err(ContainerError::Runtime(format!(
+            "tried to kill container {}, but did not receive an exit event",
+            c.id
+        )))
+    }
+}
+
+/// `POST /containers/{id}/kill`. Not serialised with `op`, so a kill gets
+/// through while a stop is waiting out its timeout.
+pub async fn kill(c: &Arc<Container>, signal_name: Option<&str>) -> Result<(), ContainerError> {
+    let sig = match signal_name.filter(|s| !s.is_empty()) {
+        Some(s) => signal::parse(s)?,
+        None => SIGKILL,
+    };
+    if !c.lock().rec.state.running() {
+        return Err(ContainerError::NotRunning(c.id.clone()));
+    }
+    if sig == SIGKILL {
+        return kill_and_wait(c).await;
+    }
+    send_signal(c, sig).await
+}
+
+/// `POST /containers/{id}/restart`.
+pub async fn restart(
+    d: &Arc<Daemon>,
+    c: &Arc<Container>,
+    signal_name: Option<&str>,
+    timeout: Option<i64>,
+) -> Result<(), ContainerError> {
+    match stop(c, signal_name, timeout).await {
+        Ok(()) | Err(ContainerError::NotModified) => {}
+        Err(e) => return Err(e),
+    }
+    super::lifecycle::start(d, c).await
+}
+
+/// `DELETE /containers/{id}`: refuses a running container unless `force`
+/// (then kills it first); removes the directory, including the RW layer.
+pub async fn remove(
+    d: &Arc<Daemon>,
+    c: &Arc<Container>,
+    force: bool,
+) -> Result<(), ContainerError> {
+    let _op = c.op.lock().await;
+    if c.is_removed() {
+        return Ok(());
+    }
+    let (running, name) = {
+        let g = c.lock();
+        if g.removing {
+            return Err(ContainerError::RemovalInProgress(c.id.clone()));
+        }
+        (g.rec.state.running(), g.rec.name.clone())
+    };
+    if running {
+        if !force {
+            return Err(ContainerError::RemoveRunning(name));
+        }
+        kill_and_wait(c).await?;
+    }
+    let prev = {
+        let mut g = c.lock();
+        g.removing = true;
+        g.pending.clear();
+        std::mem::replace(&mut g.rec.state.status, Status::Removing)
+    };
+    let dir = c.dir.clone();
+    let removed = tokio::task::spawn_blocking(move || remove_container_dir(&dir))
+        .await
+        .map_err(|e| ContainerError::Runtime(format!("remove task failed: {e}")))
+        .and_then(|r| r);
+    if let Err(e) = removed {
+        // Docker marks such a container Dead; it can be removed again.
+        {
+            let mut g = c.lock();
+            g.removing = false;
+            g.rec.state.status = if prev == Status::Created {
+                Status::Created
+            } else {
+                Status::Dead
+            };
+            g.rec.state.error = e.to_string();
+        }
+        let _ = c.persist().await;
+        return Err(e);
+    }
+    d.containers.forget(&c.id);
+    c.publish(|l| {
+        l.removed = true;
+        l.running = false;
+    });
+    tracing::info!(id = %c.id, "container removed");
+    collect_image_garbage(d);
+    Ok(())
+}
+
+/// Images force-removed while this container used them can go now. Off
+/// the request path: nobody waits for it.
+fn collect_image_garbage(d: &Arc<Daemon>) {
+    let d = d.clone();
+    tokio::task::spawn_blocking(move || {
+        let users: Vec<(String, String)> = d
+            .containers
+            .list()
+            .iter()
+            .map(|c| {
+                let g = c.lock();
+                (g.rec.image_id.clone(), c.id.clone())
+            })
+            .collect();
+        let in_use = |image_id: &str| {
+            users
+                .iter()
+                .find(|(i, _)| i == image_id)
+                .map(|(_, c)| c.clone())
+        };
+        if let Err(e) = d.images.collect_garbage(&in_use) {
+            tracing::warn!("image garbage collection: {e}");
+        }
+    });
+}
+
+/// Removes a container directory, refusing while its rootfs is still a
+/// mount point: deleting through a live overlay would delete image layers.
+pub fn remove_container_dir(dir: &Path) -> Result<(), ContainerError> {
+    let rootfs = dir.join("rootfs");
+    if rootfs.exists() {
+        // The shim unmounts on exit; this covers a shim that died first.
+        let _ = rustix::mount::unmount(&rootfs, rustix::mount::UnmountFlags::DETACH);
+        if is_mount_point(&rootfs, dir) {
+            return Err(ContainerError::Runtime(format!(
+                "cannot remove {}: its rootfs is still mounted",
+                dir.display()
+            )));
+        }
+    }
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r.ctx(|| format!("removing {}", dir.display())),
+    }
+}
+
+fn is_mount_point(path: &Path, parent: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::symlink_metadata(path),
+        std::fs::symlink_metadata(parent),
+    ) {
+        (Ok(a), Ok(b)) => a.dev() != b.dev(),
+        _ => false,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(s: Option<&str>) -> Result<Self, ContainerError> {
+        match s.unwrap_or("") {
+            "" | "not-running" => Ok(Self::NotRunning),
+            "next-exit" => Ok(Self::NextExit),
+            "removed" => Ok(Self::Removed),
+            other => Err(ContainerError::InvalidParameter(format!(
+                "invalid condition: \"{other}\""
+            ))),
+        }
+    }
+}
+
+/// Resolves when the condition is met: (exit code, error text).
+/// Removal wakes every waiter, as in Docker.
+pub async fn wait(c: Arc<Container>, cond: WaitCondition) -> (i64, Option<String>) {
+    let mut rx = c.watch();
+    let start = rx.borrow().clone();
+    let res = match cond {
+        WaitCondition::NotRunning => {
+            if !start.running {
+                return (start.exit_code, start.error);
+            }
+            rx.wait_for(|l| !l.running || l.removed)
+                .await
+                .map(|l| l.clone())
+        }
+        WaitCondition::NextExit => {
+            let seen = start.exits;
+            rx.wait_for(|l| l.exits > seen || l.removed)
+                .await
+                .map(|l| l.clone())
+        }
+        WaitCondition::Removed => rx.wait_for(|l| l.removed).await.map(|l| l.clone()),
+    };
+    match res {
+        Ok(l) => (l.exit_code, l.error),
+        // The sender lives as long as the container, which we hold.
+        Err(_) => (-1, Some("wait aborted".into())),
+    }
+}
+
+/// `POST /containers/{id}/resize`.
+pub async fn resize(c: &Arc<Container>, h: u16, w: u16) -> Result<(), ContainerError> {
+    let ctl = c.lock().shim.clone();
+    match ctl {
+        Some(ctl) => ctl
+            .send(ShimRequest::Resize { rows: h, cols: w })
+            .await
+            .map_err(|e| ContainerError::Runtime(format!("cannot resize: {e}"))),
+        None => Err(ContainerError::NotRunning(c.id.clone())),
+    }
+}

@@ -1,0 +1,189 @@
+//! `GET /containers/json`: Docker's listing rules and filters.
+
+use chrono::Utc;
+use pier_api::filters::Filters;
+use pier_api::models::ContainerSummary;
+
+use super::error::ContainerError;
+use super::inspect::{dir_size, summary};
+use super::record::{ContainerRecord, Status};
+use crate::daemon::Daemon;
+
+const ACCEPTED: &[&str] = &[
+    "ancestor",
+    "before",
+    "exited",
+    "id",
+    "isolation",
+    "label",
+    "name",
+    "status",
+    "health",
+    "since",
+    "volume",
+    "network",
+    "is-task",
+    "publish",
+    "expose",
+];
+
+const STATES: &[&str] = &[
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
+
+pub struct ListOptions {
+    pub all: bool,
+    pub limit: Option<i64>,
+    pub size: bool,
+    pub filters: Filters,
+}
+
+/// Docker's `filters.Match`: no values means match; else an exact value
+/// or a regular expression that matches.
+pub fn filter_match(f: &Filters, key: &str, source: &str) -> bool {
+    let values = f.get(key);
+    if values.is_empty() {
+        return true;
+    }
+    values.iter().any(|v| {
+        v == source
+            || regex_lite::Regex::new(v)
+                .map(|re| re.is_match(source))
+                .unwrap_or(false)
+    })
+}
+
+/// Blocking (image look-ups, sizes): call from `spawn_blocking`.
+pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, ContainerError> {
+    let f = &opts.filters;
+    f.validate(ACCEPTED)
+        .map_err(|e| ContainerError::InvalidParameter(e.to_string()))?;
+    let mut exited = Vec::new();
+    for v in f.get("exited") {
+        exited.push(v.parse::<i64>().map_err(|_| {
+            ContainerError::InvalidParameter(format!("invalid filter 'exited={v}'"))
+        })?);
+    }
+    for v in f.get("status") {
+        if !STATES.contains(&v.as_str()) {
+            return Err(ContainerError::InvalidParameter(format!(
+                "invalid filter 'status={v}': Unrecognised filter value for status"
+            )));
+        }
+    }
+    if f.contains("status") {
+        opts.all = true;
+    }
+    let mut before = None;
+    for v in f.get("before") {
+        before = Some(d.containers.get(v)?.id.clone());
+    }
+    let mut since = None;
+    for v in f.get("since") {
+        since = Some(d.containers.get(v)?.id.clone());
+    }
+    let ancestors: Option<Vec<String>> = if f.contains("ancestor") {
+        Some(
+            f.get("ancestor")
+                .iter()
+                .filter_map(|a| d.images.get(a).ok().map(|r| r.id))
+                .collect(),
+        )
+    } else {
+        None
+    };
+
+    let mut recs: Vec<(ContainerRecord, std::path::PathBuf)> = d
+        .containers
+        .list()
+        .iter()
+        .map(|c| (c.snapshot(), c.dir.clone()))
+        .collect();
+    // Newest first, as Docker lists.
+    recs.sort_by(|a, b| b.0.created.cmp(&a.0.created).then(a.0.id.cmp(&b.0.id)));
+
+    let now = Utc::now();
+    let limit = opts.limit.filter(|l| *l > 0).map(|l| l as usize);
+    let mut out = Vec::new();
+    for (rec, dir) in recs {
+        if let Some(b) = &before {
+            if &rec.id == b {
+                before = None;
+            }
+            continue;
+        }
+        if since.as_ref().is_some_and(|s| s == &rec.id) {
+            break;
+        }
+        let running = rec.state.status == Status::Running;
+        if !running && !opts.all && limit.is_none() {
+            continue;
+        }
+        let bare = rec.name.trim_start_matches('/');
+        if !filter_match(f, "name", &rec.name) && !filter_match(f, "name", bare) {
+            continue;
+        }
+        if !filter_match(f, "id", &rec.id) {
+            continue;
+        }
+        let labels = rec.config.labels.clone().unwrap_or_default();
+        if !f.labels_match("label", &labels) {
+            continue;
+        }
+        if limit.is_some_and(|l| out.len() >= l) {
+            break;
+        }
+        let exited_match =
+            exited.contains(&rec.state.exit_code) && !running && rec.state.started_at.is_some();
+        if !exited.is_empty() && !exited_match {
+            continue;
+        }
+        if !filter_match(f, "status", rec.state.status.as_str()) {
+            continue;
+        }
+        if let Some(ids) = &ancestors {
+            if !ids.contains(&rec.image_id) {
+                continue;
+            }
+        }
+        if !f.get("network").is_empty() && !f.get("network").iter().any(|n| n == rec.network_mode())
+        {
+            continue;
+        }
+        let size = opts.size.then(|| {
+            let rw = dir_size(&dir.join("diff"));
+            let image_size = d
+                .images
+                .get(&rec.image_id)
+                .map(|i| i.size as i64)
+                .unwrap_or(0);
+            (rw, rw + image_size)
+        });
+        out.push(summary(&rec, now, size));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_filter_is_a_regex_or_exact() {
+        let f = Filters::from_pairs(["name=^we"]).unwrap();
+        assert!(filter_match(&f, "name", "web"));
+        assert!(!filter_match(&f, "name", "aweb"));
+        let f = Filters::from_pairs(["name=eb"]).unwrap();
+        assert!(filter_match(&f, "name", "web"));
+        let f = Filters::from_pairs(["name=[invalid"]).unwrap();
+        assert!(filter_match(&f, "name", "[invalid"));
+        assert!(!filter_match(&f, "name", "x"));
+        assert!(filter_match(&Filters::default(), "name", "anything"));
+    }
+}

@@ -1,0 +1,18 @@
+//! Containers: records, names, the store, and their lifecycle.
+
+pub mod config;
+pub mod control;
+mod error;
+pub mod etcfiles;
+pub mod inspect;
+pub mod lifecycle;
+pub mod list;
+pub mod logfile;
+pub mod names;
+pub mod record;
+pub mod recover;
+pub mod signal;
+mod store;
+
+pub use error::{ContainerError, IoContext};
+pub use store::{atomic_write, AttachStart, Container, ContainerStore, PendingAttach};

@@ -1,0 +1,60 @@
+//! The HTTP server: routes, the outer middleware, and the listeners (Unix
+//! socket, TLS over TCP).
+
+pub mod body;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod tls;
+
+use std::sync::Arc;
+
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+use crate::daemon::Daemon;
+use crate::handlers::{attach, containers, images, logs, system};
+
+pub fn router(d: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/_ping", get(system::ping).head(system::ping))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/events", get(system::events))
+        .route("/system/df", get(system::df))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/resize", post(containers::resize))
+        .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}", delete(containers::remove))
+        .route("/images/json", get(images::list))
+        .route("/images/load", post(images::load))
+        .route("/images/get", get(images::get_many))
+        .route("/images/create", post(images::create))
+        .route(
+            "/images/{*name}",
+            get(images::get_named)
+                .post(images::post_named)
+                .delete(images::delete),
+        )
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::not_found)
+        .with_state(d)
+}
+
+/// The router wrapped in the API layer (version prefix, headers, errors).
+/// The layer sits on an outer router whose only route is the fallback, so
+/// it runs before the inner router matches the (rewritten) path.
+pub fn app(d: Arc<Daemon>) -> Router {
+    Router::new()
+        .fallback_service(router(d))
+        .layer(axum::middleware::from_fn(middleware::api_layer))
+}
