@@ -164,7 +164,7 @@ fn normalize_host_config(
         .log_config
         .as_ref()
         .and_then(|l| l.typ.as_deref())
-        .is_none()
+        .is_none_or(str::is_empty)
     {
         hc.log_config = Some(pier_api::models::HostConfigLogConfig {
             typ: Some("json-file".into()),

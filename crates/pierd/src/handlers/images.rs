@@ -121,18 +121,9 @@ impl Write for ChanWriter {
 }
 
 async fn save_names(d: Arc<Daemon>, names: Vec<String>) -> ApiResult<Response> {
-    if names.is_empty() {
-        return Err(ApiError::BadRequest("no image names given".into()));
-    }
     // Unknown names are a proper 404 before any byte is streamed.
     let check = names.clone();
-    with_store(&d, move |s| {
-        for n in &check {
-            s.get(n)?;
-        }
-        Ok(())
-    })
-    .await?;
+    with_store(&d, move |s| s.check_save(&check)).await?;
     let (tx, body) = channel_body(8);
     let images = d.images.clone();
     tokio::task::spawn_blocking(move || {

@@ -58,3 +58,6 @@ pub fn app(d: Arc<Daemon>) -> Router {
         .fallback_service(router(d))
         .layer(axum::middleware::from_fn(middleware::api_layer))
 }
+
+#[cfg(test)]
+mod tests;
