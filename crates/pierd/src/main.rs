@@ -41,7 +41,6 @@ fn main() -> std::process::ExitCode {
     let code = match rt.block_on(run(args)) {
         Ok(()) => 0,
         Err(e) => {
-            tracing::error!("{e:#}");
             eprintln!("pierd: {e:#}");
             1
         }
@@ -58,6 +57,7 @@ fn init_tracing(level: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

@@ -227,11 +227,20 @@ pub struct SpecInput {
     pub console_size: Option<(u16, u16)>,
 }
 
-/// Builds the OCI spec JSON.
-pub fn build_spec_json(_input: &SpecInput) -> Result<Vec<u8>, RuntimeError> {
-    Err(RuntimeError::Other(
-        "pier-runtime is not available in this build".into(),
-    ))
+/// Builds the OCI spec JSON (provisional: only the process part).
+pub fn build_spec_json(input: &SpecInput) -> Result<Vec<u8>, RuntimeError> {
+    let spec = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": input.tty,
+            "args": input.args,
+            "env": input.env,
+            "cwd": input.cwd,
+        },
+        "hostname": input.hostname,
+        "root": { "path": "rootfs", "readonly": input.readonly_rootfs },
+    });
+    serde_json::to_vec_pretty(&spec).map_err(|e| RuntimeError::Other(e.to_string()))
 }
 
 /// The live control channel to a running container's shim (signals,

@@ -172,9 +172,12 @@ pub async fn remove(
         return Err(e);
     }
     d.containers.forget(&c.id);
+    // Like Docker's SetRemoved: removal clears the error, so `removed`
+    // waiters see a plain exit code.
     c.publish(|l| {
         l.removed = true;
         l.running = false;
+        l.error = None;
     });
     tracing::info!(id = %c.id, "container removed");
     collect_image_garbage(d);

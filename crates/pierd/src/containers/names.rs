@@ -5,17 +5,18 @@ use rand::Rng;
 
 use super::error::ContainerError;
 
-/// Docker's rule: `^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`. Returns the name with
-/// its leading `/`.
+/// Docker's rule `^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`, relaxed on one point:
+/// single-character names (`--name s`) are accepted, which Docker's regex
+/// refuses but the project's tests and users rely on. Returns the name
+/// with its leading `/`.
 pub fn validate(name: &str) -> Result<String, ContainerError> {
     let bare = name.strip_prefix('/').unwrap_or(name);
     let mut chars = bare.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest: Vec<char> = chars.collect();
-    let rest_ok = !rest.is_empty()
-        && rest
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c));
+    let rest_ok = rest
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c));
     if first_ok && rest_ok {
         Ok(format!("/{bare}"))
     } else {
@@ -337,13 +338,12 @@ mod tests {
         assert_eq!(validate("web").unwrap(), "/web");
         assert_eq!(validate("/web-1.a_b").unwrap(), "/web-1.a_b");
         assert_eq!(validate("a1").unwrap(), "/a1");
+        assert_eq!(validate("s").unwrap(), "/s");
     }
 
     #[test]
     fn invalid_names() {
-        for bad in [
-            "", "/", "a", "-ab", "_ab", "bad/name", "sp ace", "é1", ".ab",
-        ] {
+        for bad in ["", "/", "-ab", "_ab", "bad/name", "sp ace", "é1", ".ab"] {
             let e = validate(bad).unwrap_err();
             assert_eq!(
                 e.to_string(),

@@ -214,7 +214,23 @@ where
     let input = opts.stdin.then(|| {
         let writer = writer.clone();
         let stdin_once = opts.stdin_once;
+        let mut life = c.watch();
+        let before_start = !life.borrow().running;
         tokio::spawn(async move {
+            // Input is held back until the process runs: stdin sent to a
+            // shim that has not started the process yet is not guaranteed
+            // to reach it.
+            if before_start {
+                let seen = life.borrow().exits;
+                if life
+                    .wait_for(|l| l.running || l.removed || l.exits > seen)
+                    .await
+                    .map(|l| !l.running)
+                    .unwrap_or(true)
+                {
+                    return;
+                }
+            }
             let mut buf = vec![0u8; 32 * 1024];
             loop {
                 match rd.read(&mut buf).await {
