@@ -1,0 +1,210 @@
+//! What the create helper does, in a forked child of the monitor: mount the
+//! rootfs, resolve user / cwd / executable in it, patch `config.json`,
+//! `libcontainer create`, and bring up `lo` in a new network namespace.
+//! On failure it leaves nothing mounted.
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use pier_runtime::{write_spec_atomic, ShimConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ShimError;
+use crate::helper::HelperError;
+use crate::lc::{self, ChildStdio};
+use crate::overlay;
+use crate::rootfs::{clean_path, RootDir};
+
+/// What the monitor needs to know about the created container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Created {
+    pub pid: i32,
+    /// `linux.cgroupsPath` (for the OOM check at exit).
+    pub cgroup: Option<String>,
+    /// The initial pty size `(rows, cols)`.
+    pub console: Option<(u16, u16)>,
+}
+
+struct Prepared {
+    cgroup: Option<String>,
+    console: Option<(u16, u16)>,
+    new_netns: bool,
+}
+
+pub fn rootfs_dir(bundle: &Path) -> PathBuf {
+    bundle.join("rootfs")
+}
+
+fn refuse(r: crate::rootfs::Refusal) -> ShimError {
+    ShimError::Create {
+        message: r.message,
+        exit_code: r.exit_code,
+    }
+}
+
+/// Resolves the user, creates the cwd, checks the executable and writes the
+/// patched spec back.
+fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> {
+    let spec_path = cfg.bundle.join("config.json");
+    let mut spec = Spec::load(&spec_path)
+        .map_err(|e| ShimError::Other(format!("loading {}: {e}", spec_path.display())))?;
+    let root = RootDir::open(rootfs)
+        .map_err(|e| ShimError::sys(format!("opening {}", rootfs.display()), e))?;
+    let user = root.resolve_user(&cfg.user).map_err(refuse)?;
+
+    let process = spec
+        .process_mut()
+        .as_mut()
+        .ok_or_else(|| ShimError::Other("config.json has no process".into()))?;
+    process.set_terminal(Some(cfg.tty));
+    let cwd = process.cwd().to_string_lossy().into_owned();
+    let cwd = if cwd.is_empty() { "/".to_string() } else { cwd };
+    if !cwd.starts_with('/') {
+        return Err(ShimError::Create {
+            message: format!(
+                "the working directory '{cwd}' is invalid, it needs to be an absolute path"
+            ),
+            exit_code: 128,
+        });
+    }
+    let cwd = clean_path(&cwd).to_string_lossy().into_owned();
+    root.mkdir_all(&cwd).map_err(|e| ShimError::Create {
+        message: format!(
+            "chdir to cwd ({cwd:?}) set in config.json failed: {}",
+            crate::rootfs::errno_text(e)
+        ),
+        exit_code: 128,
+    })?;
+
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=") && e.len() > 5) {
+        env.retain(|e| !e.starts_with("HOME="));
+        env.push(format!("HOME={}", user.home));
+    }
+    let path_env = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .map(str::to_string);
+    let arg0 = process
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_default();
+    root.check_executable(&arg0, path_env.as_deref(), &cwd, &user)
+        .map_err(refuse)?;
+    process.set_env(Some(env));
+
+    let mut u = process.user().clone();
+    let mut gids = u.additional_gids().clone().unwrap_or_default();
+    for g in &user.sgids {
+        if !gids.contains(g) {
+            gids.push(*g);
+        }
+    }
+    u.set_uid(user.uid)
+        .set_gid(user.gid)
+        .set_additional_gids(if gids.is_empty() { None } else { Some(gids) });
+    process.set_user(u);
+    let console = process.console_size().map(|b| {
+        (
+            b.height().min(u16::MAX as u64) as u16,
+            b.width().min(u16::MAX as u64) as u16,
+        )
+    });
+
+    let linux = spec.linux().as_ref();
+    let cgroup = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let new_netns = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
+        });
+    write_spec_atomic(&spec, &spec_path)?;
+    Ok(Prepared {
+        cgroup,
+        console,
+        new_netns,
+    })
+}
+
+/// Sets `lo` up in the network namespace of `pid`. Changes this process'
+/// network namespace: only for the throwaway helper.
+fn loopback_up(pid: i32) -> Result<(), ShimError> {
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+        .map_err(|e| ShimError::io("opening the container's network namespace", e))?;
+    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| ShimError::sys("entering the container's network namespace", e))?;
+    // SAFETY: plain socket/ioctl calls on a zeroed ifreq we own.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            return Err(ShimError::sys("socket", nix::errno::Errno::last()));
+        }
+        let sock = crate::helper::owned(s);
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo".iter().enumerate() {
+            ifr.ifr_name[i] = *b as libc::c_char;
+        }
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+            return Err(ShimError::sys("SIOCGIFFLAGS lo", nix::errno::Errno::last()));
+        }
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) < 0 {
+            return Err(ShimError::sys("SIOCSIFFLAGS lo", nix::errno::Errno::last()));
+        }
+    }
+    Ok(())
+}
+
+/// The create helper's body.
+pub fn create(
+    cfg: &ShimConfig,
+    stdio: Option<ChildStdio>,
+    console_socket: Option<PathBuf>,
+) -> Result<Created, HelperError> {
+    let rootfs = rootfs_dir(&cfg.bundle);
+    overlay::mount_rootfs(&cfg.rootfs, &cfg.bundle, &rootfs)?;
+    let res = (|| {
+        let prep = prepare_spec(cfg, &rootfs)?;
+        let pid = lc::create(
+            &cfg.id,
+            &cfg.bundle,
+            &cfg.runtime_root,
+            stdio,
+            console_socket,
+        )
+        .map_err(|m| ShimError::Create {
+            message: m,
+            exit_code: 128,
+        })?;
+        if prep.new_netns {
+            if let Err(e) = loopback_up(pid) {
+                // The container exists: the monitor tears it down.
+                crate::slog!("bringing up lo: {e}");
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let _ = lc::delete(&cfg.runtime_root, &cfg.id);
+                return Err(e);
+            }
+        }
+        Ok(Created {
+            pid,
+            cgroup: prep.cgroup,
+            console: prep.console,
+        })
+    })();
+    if res.is_err() {
+        if let Err(e) = overlay::unmount_rootfs(&rootfs) {
+            crate::slog!("{e}");
+        }
+    }
+    res.map_err(HelperError::from)
+}
