@@ -67,8 +67,11 @@ impl Daemon {
     /// Starts pierd and loads busybox:latest into it.
     pub fn start() -> Daemon {
         let d = Self::start_empty();
-        let out = d.pier(&["load", "-i", busybox_tar().to_str().unwrap()]);
-        assert!(out.status.success(), "pier load failed: {}", stderr(&out));
+        // Through the API directly, so every test does not depend on one client.
+        let tar = std::fs::read(busybox_tar()).expect("read busybox tar");
+        let r = raw_request(&d.socket, "POST", "/images/load?quiet=1", Some(&tar), &[("Content-Type", "application/x-tar")])
+            .expect("POST /images/load");
+        assert_eq!(r.status, 200, "load failed: {}", String::from_utf8_lossy(&r.body));
         d
     }
 
@@ -254,7 +257,10 @@ pub fn raw_request(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     if let Some(b) = body {
-        req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
+        if !extra_headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            req.push_str("Content-Type: application/json\r\n");
+        }
+        req.push_str(&format!("Content-Length: {}\r\n", b.len()));
     }
     req.push_str("\r\n");
     s.write_all(req.as_bytes())?;
