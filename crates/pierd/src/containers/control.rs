@@ -151,11 +151,12 @@ pub async fn remove(
         g.pending.clear();
         std::mem::replace(&mut g.rec.state.status, Status::Removing)
     };
-    let dir = c.dir.clone();
-    let removed = tokio::task::spawn_blocking(move || remove_container_dir(&dir))
-        .await
-        .map_err(|e| ContainerError::Runtime(format!("remove task failed: {e}")))
-        .and_then(|r| r);
+    let me = c.clone();
+    let removed =
+        tokio::task::spawn_blocking(move || me.with_save_lock(|| remove_container_dir(&me.dir)))
+            .await
+            .map_err(|e| ContainerError::Runtime(format!("remove task failed: {e}")))
+            .and_then(|r| r);
     if let Err(e) = removed {
         // Docker marks such a container Dead; it can be removed again.
         {

@@ -129,19 +129,24 @@ fn prepare_bundle(
             .filter(|w| !w.is_empty())
             .unwrap_or_else(|| "/".into()),
         hostname,
+        domainname,
         tty: rec.tty(),
         // "bridge" (the default) behaves like "none" until networking
         // lands: a new network namespace with only lo.
-        host_network,
+        network: if host_network {
+            runtime::NetworkMode::Host
+        } else {
+            runtime::NetworkMode::None
+        },
         hostname_path: dir.join("hostname"),
         hosts_path: dir.join("hosts"),
         resolv_conf_path: dir.join("resolv.conf"),
         readonly_rootfs: rec.host_config.readonly_rootfs.unwrap_or(false),
         console_size: console_size(rec),
+        ..Default::default()
     };
-    let spec = runtime::build_spec_json(&input)
-        .map_err(|e| ContainerError::Runtime(format!("building the runtime spec: {e}")))?;
-    std::fs::write(dir.join("config.json"), spec).ctx(|| "writing config.json".into())?;
+    runtime::write_spec(&input, &dir.join("config.json"))
+        .map_err(|e| ContainerError::Runtime(format!("writing the runtime spec: {e}")))?;
 
     Ok(runtime::ShimConfig {
         id: rec.id.clone(),
@@ -194,7 +199,7 @@ pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ContainerE
     let socket = shim_cfg.socket.clone();
     let _ = std::fs::remove_file(&socket);
 
-    if let Err(e) = runtime::launch_shim(&d.shim_path, &shim_cfg, &c.dir.join("shim.json")).await {
+    if let Err(e) = runtime::launch(&d.shim_path, &shim_cfg, &c.dir.join("shim.json")).await {
         return Err(fail_start(d, c, e).await);
     }
 
@@ -220,9 +225,14 @@ pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ContainerE
             // The monitor starts before the record is written so a fast
             // exit is never missed; it waits for `op` only for AutoRemove.
             tokio::spawn(monitor(d.clone(), c.clone(), reader));
-            if let Err(e) = c.persist().await {
-                tracing::error!(id = %c.id, "cannot record start: {e}");
-            }
+            // Written off the response path: should pierd die before the
+            // write lands, recovery finds the live shim by its socket.
+            let me = c.clone();
+            tokio::spawn(async move {
+                if let Err(e) = me.persist().await {
+                    tracing::error!(id = %me.id, "cannot record start: {e}");
+                }
+            });
             tracing::info!(id = %c.id, pid, "container started");
             Ok(())
         }
@@ -264,12 +274,12 @@ async fn run_started(
     }
     if rec.tty() {
         if let Some((rows, cols)) = console_size(rec) {
-            conn.send(ShimRequest::Resize { rows, cols }).await?;
+            conn.send(&ShimRequest::Resize { rows, cols }).await?;
         }
     }
-    conn.send(ShimRequest::Start).await?;
+    conn.send(&ShimRequest::Start).await?;
     let pid = loop {
-        match conn.recv().await {
+        match runtime::next_event_conn(&mut conn).await {
             Some(ShimEvent::Started { pid }) => break pid,
             Some(ShimEvent::Error(msg)) => {
                 return Err(RuntimeError::Create {
@@ -279,7 +289,7 @@ async fn run_started(
             }
             Some(_) => continue,
             None => {
-                return Err(RuntimeError::Other(
+                return Err(RuntimeError::Shim(
                     "the shim closed the connection before the container started".into(),
                 ))
             }
@@ -325,6 +335,9 @@ async fn fail_start(d: &Arc<Daemon>, c: &Arc<Container>, e: RuntimeError) -> Con
         other => (other.to_string(), 128),
     };
     tracing::info!(id = %c.id, "start failed: {msg}");
+    // Recovery reads an exit record on a "created" container as "it ran
+    // while pierd was down"; a failed start did not run.
+    let _ = std::fs::remove_file(c.dir.join("exit.json"));
     let auto_remove = {
         let mut g = c.lock();
         g.pending.clear();
@@ -364,7 +377,7 @@ async fn fail_start(d: &Arc<Daemon>, c: &Arc<Container>, e: RuntimeError) -> Con
 /// Holds the shim connection of a running container until it exits.
 pub async fn monitor(d: Arc<Daemon>, c: Arc<Container>, mut reader: ShimReader) {
     let (code, oom, finished) = loop {
-        match reader.recv().await {
+        match runtime::next_event(&mut reader).await {
             Some(ShimEvent::Exited {
                 exit_code,
                 oom_killed,
@@ -379,7 +392,7 @@ pub async fn monitor(d: Arc<Daemon>, c: Arc<Container>, mut reader: ShimReader) 
 }
 
 pub fn exit_from_record(dir: &Path) -> (i64, bool, DateTime<Utc>) {
-    match runtime::read_exit_record(&dir.join("exit.json")) {
+    match runtime::read_exit(&dir.join("exit.json")) {
         Some(r) => (
             r.exit_code as i64,
             r.oom_killed,

@@ -43,8 +43,14 @@ async fn recover_one(d: &Arc<Daemon>, c: &Arc<Container>) {
         }
         Status::Running => {}
         // A shim may exist for a "created" record if pierd died between
-        // START and writing the record.
-        _ if socket.exists() => {}
+        // START and writing the record (that write is off the start path);
+        // likewise an exit record means it ran, and ended, meanwhile.
+        Status::Created if socket.exists() => {}
+        Status::Created if c.dir.join("exit.json").exists() => {
+            let (code, oom, finished) = exit_from_record(&c.dir);
+            on_exit(d, c, code, oom, finished).await;
+            return;
+        }
         _ => return,
     }
     match probe(&socket).await {
@@ -77,10 +83,10 @@ async fn recover_one(d: &Arc<Daemon>, c: &Arc<Container>) {
 /// Connects to a shim and asks for its STATUS.
 async fn probe(socket: &std::path::Path) -> Option<(u32, ShimReader, Arc<ShimControl>)> {
     let mut conn = ShimConnection::connect(socket).await.ok()?;
-    conn.send(ShimRequest::Status).await.ok()?;
+    conn.send(&ShimRequest::Status).await.ok()?;
     let reply = tokio::time::timeout(PROBE_TIMEOUT, async {
         loop {
-            match conn.recv().await? {
+            match crate::runtime::next_event_conn(&mut conn).await? {
                 ShimEvent::Status(s) => return Some(Some(s)),
                 // Exited between connect and STATUS: let the caller read exit.json.
                 ShimEvent::Exited { .. } => return Some(None),

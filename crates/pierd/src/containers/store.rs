@@ -114,7 +114,7 @@ impl Container {
     /// Writes container.json (temp file, fsync, rename, fsync dir).
     pub fn persist_blocking(&self) -> Result<(), ContainerError> {
         let _g = self.save.lock().unwrap_or_else(|p| p.into_inner());
-        if self.is_removed() {
+        if self.is_removed() || self.lock().removing {
             return Ok(());
         }
         let rec = self.snapshot();
@@ -122,6 +122,13 @@ impl Container {
             .map_err(|e| ContainerError::Runtime(format!("encoding container record: {e}")))?;
         atomic_write(&self.dir.join("container.json"), &bytes)
             .ctx(|| format!("writing record of container {}", self.id))
+    }
+
+    /// Runs `f` (the removal of the directory) while no record write can
+    /// be in flight, so none recreates a file in a directory being deleted.
+    pub fn with_save_lock<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _g = self.save.lock().unwrap_or_else(|p| p.into_inner());
+        f()
     }
 
     /// Persists off the async runtime.

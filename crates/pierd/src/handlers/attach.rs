@@ -185,14 +185,14 @@ where
     let mut early = Vec::new();
     let subscribed = async {
         if opts.stdout || opts.stderr {
-            conn.send(ShimRequest::Subscribe).await?;
+            conn.send(&ShimRequest::Subscribe).await?;
         }
         if let Some(ack) = ack {
             // STATUS is answered after SUBSCRIBE was processed (same
             // connection, in order): then the starter may send START.
-            conn.send(ShimRequest::Status).await?;
+            conn.send(&ShimRequest::Status).await?;
             loop {
-                match conn.recv().await {
+                match crate::runtime::next_event_conn(&mut conn).await {
                     Some(ShimEvent::Status(_)) | None => break,
                     Some(ev) => early.push(ev),
                 }
@@ -240,7 +240,7 @@ where
                         if writer
                             .lock()
                             .await
-                            .send(ShimRequest::Stdin(data))
+                            .send(&ShimRequest::Stdin(data))
                             .await
                             .is_err()
                         {
@@ -250,7 +250,7 @@ where
                 }
             }
             if stdin_once {
-                let _ = writer.lock().await.send(ShimRequest::CloseStdin).await;
+                let _ = writer.lock().await.send(&ShimRequest::CloseStdin).await;
             }
         })
     });
@@ -261,7 +261,7 @@ where
     loop {
         let ev = match pending_events.next() {
             Some(ev) => Some(ev),
-            None => reader.recv().await,
+            None => crate::runtime::next_event(&mut reader).await,
         };
         let (kind, data) = match ev {
             Some(ShimEvent::Stdout(b)) if opts.stdout => (StreamKind::Stdout, b),
