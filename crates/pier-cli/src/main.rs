@@ -1,1 +1,301 @@
-fn main() {}
+#![recursion_limit = "256"]
+//! `pier`: a docker-compatible command line for the Engine API.
+
+mod attach;
+mod cli;
+mod client;
+mod commands;
+mod config;
+mod format;
+mod output;
+mod reference;
+mod tls;
+mod tty;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Cmd, ContainerCmd, ImageCmd, SystemCmd};
+use commands::{container, image, system, CmdError, CmdResult, Ctx, BIN};
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    let code = match real_main(&argv) {
+        Ok(()) => 0,
+        Err(e) => {
+            if !e.message.is_empty() {
+                output::errln(&e.message);
+            }
+            e.code
+        }
+    };
+    tty::exit(code);
+}
+
+fn real_main(argv: &[String]) -> Result<(), CmdError> {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => return Err(clap_error(e, argv)),
+    };
+    if cli.version {
+        output::outln(&format!(
+            "Pier version {}, build {}",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("PIER_GIT_COMMIT").unwrap_or("unknown")
+        ));
+        return Ok(());
+    }
+    if let Some(dir) = &cli.config {
+        config::set_dir(dir);
+    }
+    let Some(cmd) = cli.cmd else {
+        print_help(&[]);
+        return Ok(());
+    };
+    let tls = tls::TlsOptions {
+        tls: cli.tls,
+        verify: cli.tlsverify,
+        ca: cli.tlscacert.clone(),
+        cert: cli.tlscert.clone(),
+        key: cli.tlskey.clone(),
+    }
+    .resolve();
+    let client =
+        client::Client::new(cli.host.first().map(String::as_str), &tls).map_err(CmdError::from)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CmdError::new(1, e.to_string()))?;
+    rt.block_on(dispatch(client, cmd, cli.debug))
+}
+
+fn ctx(client: &client::Client, path: &[&'static str], debug: bool) -> Ctx {
+    Ctx {
+        client: client.clone(),
+        path: path.to_vec(),
+        debug,
+    }
+}
+
+async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
+    let c = |p: &[&'static str]| ctx(&client, p, debug);
+    match cmd {
+        Cmd::Run(a) => container::run::run(&c(&["run"]), a).await,
+        Cmd::Create(a) => container::create::run(&c(&["create"]), a).await,
+        Cmd::Start(a) => container::start::run(&c(&["start"]), a).await,
+        Cmd::Ps(a) => container::list::run(&c(&["ps"]), a).await,
+        Cmd::Logs(a) => container::logs::run(&c(&["logs"]), a).await,
+        Cmd::Stop(a) => container::lifecycle::stop(&c(&["stop"]), a).await,
+        Cmd::Kill(a) => container::lifecycle::kill(&c(&["kill"]), a).await,
+        Cmd::Rm(a) => container::lifecycle::rm(&c(&["rm"]), a).await,
+        Cmd::Wait(a) => container::lifecycle::wait(&c(&["wait"]), a).await,
+        Cmd::Inspect(a) => {
+            let x = c(&["inspect"]);
+            x.require_min(&a.names, 1)?;
+            let kind = system::inspect::parse_kind(a.kind.as_deref())?;
+            system::inspect::inspect(&x, &a.names, a.format.as_deref(), kind, a.size).await
+        }
+        Cmd::Images(a) => image::list::run(&c(&["images"]), a, true).await,
+        Cmd::Load(a) => image::transfer::load(&c(&["load"]), a).await,
+        Cmd::Save(a) => image::transfer::save(&c(&["save"]), a).await,
+        Cmd::Import(a) => image::transfer::import(&c(&["import"]), a).await,
+        Cmd::Tag(a) => image::remove::tag(&c(&["tag"]), a).await,
+        Cmd::Rmi(a) => image::remove::rmi(&c(&["rmi"]), a).await,
+        Cmd::History(a) => image::history::run(&c(&["history"]), a).await,
+        Cmd::Version(a) => system::version::run(&c(&["version"]), a).await,
+        Cmd::Info(a) => system::info::run(&c(&["info"]), a).await,
+        Cmd::Container { cmd } => match cmd {
+            None => {
+                print_help(&["container"]);
+                Ok(())
+            }
+            Some(ContainerCmd::Ls(a)) => container::list::run(&c(&["container", "ls"]), a).await,
+            Some(ContainerCmd::Run(a)) => container::run::run(&c(&["container", "run"]), a).await,
+            Some(ContainerCmd::Create(a)) => {
+                container::create::run(&c(&["container", "create"]), a).await
+            }
+            Some(ContainerCmd::Start(a)) => {
+                container::start::run(&c(&["container", "start"]), a).await
+            }
+            Some(ContainerCmd::Stop(a)) => {
+                container::lifecycle::stop(&c(&["container", "stop"]), a).await
+            }
+            Some(ContainerCmd::Kill(a)) => {
+                container::lifecycle::kill(&c(&["container", "kill"]), a).await
+            }
+            Some(ContainerCmd::Rm(a)) => {
+                container::lifecycle::rm(&c(&["container", "rm"]), a).await
+            }
+            Some(ContainerCmd::Logs(a)) => {
+                container::logs::run(&c(&["container", "logs"]), a).await
+            }
+            Some(ContainerCmd::Wait(a)) => {
+                container::lifecycle::wait(&c(&["container", "wait"]), a).await
+            }
+            Some(ContainerCmd::Inspect(a)) => {
+                let x = c(&["container", "inspect"]);
+                x.require_min(&a.names, 1)?;
+                system::inspect::inspect(
+                    &x,
+                    &a.names,
+                    a.format.as_deref(),
+                    system::inspect::Kind::Container,
+                    a.size,
+                )
+                .await
+            }
+        },
+        Cmd::Image { cmd } => match cmd {
+            None => {
+                print_help(&["image"]);
+                Ok(())
+            }
+            Some(ImageCmd::Ls(a)) => image::list::run(&c(&["image", "ls"]), a, false).await,
+            Some(ImageCmd::Load(a)) => image::transfer::load(&c(&["image", "load"]), a).await,
+            Some(ImageCmd::Save(a)) => image::transfer::save(&c(&["image", "save"]), a).await,
+            Some(ImageCmd::Import(a)) => image::transfer::import(&c(&["image", "import"]), a).await,
+            Some(ImageCmd::Tag(a)) => image::remove::tag(&c(&["image", "tag"]), a).await,
+            Some(ImageCmd::Rm(a)) => image::remove::rmi(&c(&["image", "rm"]), a).await,
+            Some(ImageCmd::History(a)) => image::history::run(&c(&["image", "history"]), a).await,
+            Some(ImageCmd::Inspect(a)) => {
+                let x = c(&["image", "inspect"]);
+                x.require_min(&a.names, 1)?;
+                system::inspect::inspect(
+                    &x,
+                    &a.names,
+                    a.format.as_deref(),
+                    system::inspect::Kind::Image,
+                    false,
+                )
+                .await
+            }
+        },
+        Cmd::System { cmd } => match cmd {
+            None => {
+                print_help(&["system"]);
+                Ok(())
+            }
+            Some(SystemCmd::Info(a)) => system::info::run(&c(&["system", "info"]), a).await,
+        },
+    }
+}
+
+fn print_help(path: &[&str]) {
+    let mut cmd = Cli::command();
+    for p in path {
+        match cmd.find_subcommand(p) {
+            Some(s) => cmd = s.clone(),
+            None => break,
+        }
+    }
+    output::out(&cmd.render_help().to_string());
+}
+
+/// The usage line and path for docker-style flag errors.
+fn path_and_usage(argv: &[String]) -> (String, String) {
+    let path = cli::command_path(argv);
+    let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+    let mut cmd_path = BIN.to_string();
+    for p in &refs {
+        cmd_path.push(' ');
+        cmd_path.push_str(p);
+    }
+    let usage = match cli::use_line(&refs) {
+        Some(u) => format!("{cmd_path} {u}"),
+        None if refs.is_empty() => format!("{BIN} [OPTIONS] COMMAND"),
+        None => cmd_path.clone(),
+    };
+    (cmd_path, usage)
+}
+
+fn ctx_str(e: &clap::Error, k: ContextKind) -> Option<String> {
+    match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => v.first().cloned(),
+        _ => None,
+    }
+}
+
+/// Turns clap's errors into docker's (cobra/pflag) messages and statuses.
+fn clap_error(e: clap::Error, argv: &[String]) -> CmdError {
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        | ErrorKind::DisplayVersion => {
+            output::out(&e.render().to_string());
+            return CmdError::status(0);
+        }
+        _ => {}
+    }
+    let (cmd_path, usage) = path_and_usage(argv);
+    if e.kind() == ErrorKind::InvalidSubcommand {
+        let bad = ctx_str(&e, ContextKind::InvalidSubcommand).unwrap_or_default();
+        let group = cli::command_path(argv);
+        if group.is_empty() || !matches!(group[0].as_str(), "container" | "image" | "system") {
+            return CmdError::new(
+                1,
+                format!("{BIN}: unknown command: {BIN} {bad}\n\nRun '{BIN} --help' for more information"),
+            );
+        }
+        return CmdError::new(
+            1,
+            format!(
+                "{BIN}: unknown command: {BIN} {} {bad}\n\nUsage:  {BIN} {} COMMAND\n\nRun '{BIN} {} --help' for more information",
+                group[0], group[0], group[0]
+            ),
+        );
+    }
+    let arg = ctx_str(&e, ContextKind::InvalidArg).unwrap_or_default();
+    let flag = arg.split(' ').next().unwrap_or_default().to_string();
+    let msg = match e.kind() {
+        ErrorKind::UnknownArgument => {
+            if let Some(long) = flag.strip_prefix("--") {
+                format!("unknown flag: --{}", long.split('=').next().unwrap_or(long))
+            } else {
+                let c = flag.trim_start_matches('-').chars().next().unwrap_or('?');
+                let token = argv
+                    .iter()
+                    .find(|a| a.starts_with('-') && !a.starts_with("--") && a.contains(c))
+                    .cloned()
+                    .unwrap_or(flag.clone());
+                format!("unknown shorthand flag: '{c}' in {token}")
+            }
+        }
+        ErrorKind::InvalidValue | ErrorKind::NoEquals | ErrorKind::TooFewValues => {
+            let value = ctx_str(&e, ContextKind::InvalidValue).unwrap_or_default();
+            if value.is_empty() {
+                let last = argv.last().cloned().unwrap_or_default();
+                if last.starts_with("--") {
+                    format!("flag needs an argument: {flag}")
+                } else {
+                    let c = last.chars().last().unwrap_or('?');
+                    format!("flag needs an argument: '{c}' in {last}")
+                }
+            } else {
+                format!("invalid argument {value:?} for {flag:?} flag: {}", e.kind())
+            }
+        }
+        ErrorKind::ValueValidation => {
+            let value = ctx_str(&e, ContextKind::InvalidValue).unwrap_or_default();
+            let why = if value.parse::<f64>().is_ok() {
+                format!("strconv.ParseInt: parsing {value:?}: value out of range")
+            } else {
+                format!("strconv.ParseInt: parsing {value:?}: invalid syntax")
+            };
+            format!("invalid argument {value:?} for {flag:?} flag: {why}")
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            rendered
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_string()
+        }
+    };
+    CmdError::new(
+        125,
+        format!("{msg}\n\nUsage:  {usage}\n\nRun '{cmd_path} --help' for more information"),
+    )
+}

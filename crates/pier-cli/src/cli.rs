@@ -1,0 +1,689 @@
+//! Command-line definitions (clap derive), named and shaped like docker's
+//! cobra commands, plus docker's usage lines for error messages.
+//!
+//! Positional arguments are collected loosely and counted by the commands
+//! themselves so the messages are docker's ("requires at least 1 argument").
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::container::opts::ContainerOpts;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pier",
+    about = "A self-sufficient runtime for containers",
+    disable_version_flag = true,
+    disable_help_subcommand = true,
+    subcommand_required = false
+)]
+pub struct Cli {
+    /// Daemon socket to connect to
+    #[arg(short = 'H', long = "host", value_name = "list")]
+    pub host: Vec<String>,
+    /// Use TLS; implied by --tlsverify
+    #[arg(long)]
+    pub tls: bool,
+    /// Use TLS and verify the remote
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// Trust certs signed only by this CA
+    #[arg(long, value_name = "string")]
+    pub tlscacert: Option<std::path::PathBuf>,
+    /// Path to TLS certificate file
+    #[arg(long, value_name = "string")]
+    pub tlscert: Option<std::path::PathBuf>,
+    /// Path to TLS key file
+    #[arg(long, value_name = "string")]
+    pub tlskey: Option<std::path::PathBuf>,
+    /// Enable debug mode
+    #[arg(short = 'D', long)]
+    pub debug: bool,
+    /// Set the logging level ("debug", "info", "warn", "error", "fatal")
+    #[arg(short = 'l', long = "log-level", value_name = "string")]
+    pub log_level: Option<String>,
+    /// Location of client config files
+    #[arg(long, value_name = "string")]
+    pub config: Option<String>,
+    /// Name of the context to use to connect to the daemon
+    #[arg(short = 'c', long, value_name = "string")]
+    pub context: Option<String>,
+    /// Print version information and quit
+    #[arg(short = 'v', long)]
+    pub version: bool,
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Return low-level information on Docker objects
+    Inspect(InspectArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Show the Docker version information
+    Version(VersionArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+    /// Manage containers
+    Container {
+        #[command(subcommand)]
+        cmd: Option<ContainerCmd>,
+    },
+    /// Manage images
+    Image {
+        #[command(subcommand)]
+        cmd: Option<ImageCmd>,
+    },
+    /// Manage Docker (system-wide commands)
+    System {
+        #[command(subcommand)]
+        cmd: Option<SystemCmd>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCmd {
+    /// List containers
+    #[command(visible_aliases = ["ps", "list"])]
+    Ls(PsArgs),
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Remove one or more containers
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
+    /// Display detailed information on one or more containers
+    Inspect(ObjectInspectArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCmd {
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ImagesArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    #[command(visible_aliases = ["rmi", "remove"])]
+    Rm(RmiArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Display detailed information on one or more images
+    Inspect(ObjectInspectArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCmd {
+    /// Display system-wide information
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub detach: Option<bool>,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub sig_proxy: Option<bool>,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+    #[command(flatten)]
+    pub create: CreateFlags,
+    /// Print usage
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// IMAGE [COMMAND] [ARG...]
+    #[arg(trailing_var_arg = true, value_name = "IMAGE")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub create: CreateFlags,
+    /// Print usage
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// IMAGE [COMMAND] [ARG...]
+    #[arg(trailing_var_arg = true, value_name = "IMAGE")]
+    pub args: Vec<String>,
+}
+
+/// Flags shared by `run` and `create` that are not container config.
+#[derive(Debug, Args)]
+pub struct CreateFlags {
+    /// Assign a name to the container
+    #[arg(long, value_name = "string")]
+    pub name: Option<String>,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, default_value = "missing", value_name = "string")]
+    pub pull: String,
+    /// Suppress the pull output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Skip image verification
+    #[arg(long = "disable-content-trust", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub disable_content_trust: Option<bool>,
+    #[command(flatten)]
+    pub opts: ContainerOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long = "last", default_value_t = -1, allow_negative_numbers = true, value_name = "int")]
+    pub last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub size: Option<bool>,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Show extra details provided to logs
+    #[arg(long)]
+    pub details: bool,
+    /// Follow log output
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub since: Option<String>,
+    /// Number of lines to show from the end of the logs
+    #[arg(
+        short = 'n',
+        long,
+        default_value = "all",
+        allow_hyphen_values = true,
+        value_name = "string"
+    )]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub until: Option<String>,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, value_name = "string")]
+    pub signal: Option<String>,
+    /// Seconds to wait before killing the container
+    #[arg(short = 't', long, allow_negative_numbers = true, value_name = "int")]
+    pub timeout: Option<i64>,
+    /// Seconds to wait before killing the container (deprecated: use --timeout)
+    #[arg(long, hide = true, allow_negative_numbers = true)]
+    pub time: Option<i64>,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, value_name = "string")]
+    pub signal: Option<String>,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove the specified link
+    #[arg(short = 'l', long)]
+    pub link: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Return JSON for specified type
+    #[arg(long = "type", value_name = "string")]
+    pub kind: Option<String>,
+    pub names: Vec<String>,
+}
+
+/// `container inspect` / `image inspect`.
+#[derive(Debug, Args)]
+pub struct ObjectInspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Inspect a specific platform of the multi-platform image
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// List multi-platform images as a tree (EXPERIMENTAL)
+    #[arg(long)]
+    pub tree: bool,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short = 'i', long, value_name = "string")]
+    pub input: Option<String>,
+    /// Suppress the load output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Load only the given platform variant
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long, value_name = "string")]
+    pub output: Option<String>,
+    /// Save only the given platform variant
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long, value_name = "list")]
+    pub change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long, value_name = "string")]
+    pub message: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    #[arg(allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    #[arg(trailing_var_arg = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Do not delete untagged parents
+    #[arg(long = "no-prune")]
+    pub no_prune: bool,
+    /// Remove only the given platform variant
+    #[arg(long, value_name = "strings")]
+    pub platform: Vec<String>,
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Format output using a custom template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub human: Option<bool>,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Show history for the given platform
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+    pub args: Vec<String>,
+}
+
+/// docker's `Use` line for a command path (canonical names), without the binary name.
+pub fn use_line(path: &[&str]) -> Option<&'static str> {
+    Some(match path {
+        ["run"] | ["container", "run"] => "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+        ["create"] | ["container", "create"] => "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+        ["start"] | ["container", "start"] => "[OPTIONS] CONTAINER [CONTAINER...]",
+        ["ps"] | ["container", "ls"] => "[OPTIONS]",
+        ["logs"] | ["container", "logs"] => "[OPTIONS] CONTAINER",
+        ["stop"] | ["container", "stop"] => "[OPTIONS] CONTAINER [CONTAINER...]",
+        ["kill"] | ["container", "kill"] => "[OPTIONS] CONTAINER [CONTAINER...]",
+        ["rm"] | ["container", "rm"] => "[OPTIONS] CONTAINER [CONTAINER...]",
+        ["wait"] | ["container", "wait"] => "CONTAINER [CONTAINER...]",
+        ["inspect"] => "[OPTIONS] NAME|ID [NAME|ID...]",
+        ["container", "inspect"] => "[OPTIONS] CONTAINER [CONTAINER...]",
+        ["image", "inspect"] => "[OPTIONS] IMAGE [IMAGE...]",
+        ["images"] | ["image", "ls"] => "[OPTIONS] [REPOSITORY[:TAG]]",
+        ["load"] | ["image", "load"] => "[OPTIONS]",
+        ["save"] | ["image", "save"] => "[OPTIONS] IMAGE [IMAGE...]",
+        ["import"] | ["image", "import"] => "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+        ["tag"] | ["image", "tag"] => "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+        ["rmi"] | ["image", "rm"] => "[OPTIONS] IMAGE [IMAGE...]",
+        ["history"] | ["image", "history"] => "[OPTIONS] IMAGE",
+        ["version"] => "[OPTIONS]",
+        ["info"] | ["system", "info"] => "[OPTIONS]",
+        ["container"] | ["image"] | ["system"] => "COMMAND",
+        _ => return None,
+    })
+}
+
+/// Maps aliases to docker's canonical command names.
+pub fn canonical(group: Option<&str>, name: &str) -> String {
+    match (group, name) {
+        (Some("container"), "ps" | "list") => "ls".into(),
+        (Some("container"), "remove") => "rm".into(),
+        (Some("image"), "list") => "ls".into(),
+        (Some("image"), "rmi" | "remove") => "rm".into(),
+        _ => name.to_string(),
+    }
+}
+
+/// Global flags that take a value (to find the command path in argv).
+const GLOBAL_VALUE_FLAGS: &[&str] = &[
+    "-H",
+    "--host",
+    "-l",
+    "--log-level",
+    "--config",
+    "-c",
+    "--context",
+    "--tlscacert",
+    "--tlscert",
+    "--tlskey",
+];
+
+/// The canonical command path named in `argv` (e.g. `["container", "ls"]`).
+pub fn command_path(argv: &[String]) -> Vec<String> {
+    let mut path: Vec<String> = Vec::new();
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if a.starts_with('-') {
+            if GLOBAL_VALUE_FLAGS.contains(&a) && path.is_empty() {
+                i += 1;
+            }
+            i += 1;
+            if !path.is_empty() {
+                // Flags of the (sub)command: keep looking for a sub-verb only after a group.
+                if !matches!(path[0].as_str(), "container" | "image" | "system") || path.len() > 1 {
+                    break;
+                }
+            }
+            continue;
+        }
+        let group = path.first().map(String::as_str);
+        path.push(canonical(group, a));
+        if !matches!(a, "container" | "image" | "system") || path.len() > 1 {
+            break;
+        }
+        i += 1;
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("pier").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn definitions_are_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_stops_flag_parsing_at_the_image() {
+        let Cmd::Run(r) = parse(&["run", "-it", "--rm", "busybox", "sh", "-c", "echo -d"])
+            .unwrap()
+            .cmd
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.create.opts.interactive, Some(true));
+        assert_eq!(r.create.opts.tty, Some(true));
+        assert_eq!(r.create.opts.rm, Some(true));
+        assert_eq!(r.args, ["busybox", "sh", "-c", "echo -d"]);
+        let Cmd::Run(r) = parse(&[
+            "run",
+            "-h",
+            "box",
+            "-e",
+            "A=1",
+            "--env=B=2",
+            "busybox",
+            "-d",
+        ])
+        .unwrap()
+        .cmd
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.create.opts.hostname.as_deref(), Some("box"));
+        assert_eq!(r.create.opts.env, ["A=1", "B=2"]);
+        assert_eq!(r.args, ["busybox", "-d"]);
+        assert!(r.detach.is_none());
+    }
+
+    #[test]
+    fn bool_flags_take_optional_values() {
+        let Cmd::Run(r) = parse(&["run", "--rm=false", "-d", "busybox"])
+            .unwrap()
+            .cmd
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.create.opts.rm, Some(false));
+        assert_eq!(r.detach, Some(true));
+    }
+
+    #[test]
+    fn unknown_flags_are_errors() {
+        let e = parse(&["ps", "--bogus"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        assert!(parse(&["run", "--no-such-flag", "busybox"]).is_err());
+    }
+
+    #[test]
+    fn aliases_and_paths() {
+        assert!(matches!(
+            parse(&["container", "ps", "-a"]).unwrap().cmd,
+            Some(Cmd::Container {
+                cmd: Some(ContainerCmd::Ls(_))
+            })
+        ));
+        assert!(matches!(
+            parse(&["image", "rmi", "x"]).unwrap().cmd,
+            Some(Cmd::Image {
+                cmd: Some(ImageCmd::Rm(_))
+            })
+        ));
+        let argv = |s: &[&str]| -> Vec<String> {
+            std::iter::once("pier")
+                .chain(s.iter().copied())
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(
+            command_path(&argv(&["-H", "unix:///x", "container", "ps", "--bogus"])),
+            ["container", "ls"]
+        );
+        assert_eq!(command_path(&argv(&["run", "--bogus", "x"])), ["run"]);
+        assert_eq!(command_path(&argv(&["image", "remove"])), ["image", "rm"]);
+    }
+
+    #[test]
+    fn ps_flags() {
+        let Cmd::Ps(p) = parse(&[
+            "ps",
+            "-aq",
+            "-n",
+            "2",
+            "--filter",
+            "status=exited",
+            "-f",
+            "label=a",
+        ])
+        .unwrap()
+        .cmd
+        .unwrap() else {
+            panic!()
+        };
+        assert!(p.all && p.quiet);
+        assert_eq!(p.last, 2);
+        assert_eq!(p.filter, ["status=exited", "label=a"]);
+    }
+}

@@ -1,0 +1,663 @@
+//! `ContainerOpts` → the `POST /containers/create` body docker's CLI sends
+//! (its `parse()` in opts.go), with the same defaults and nulls.
+
+use serde_json::{json, Map, Value};
+
+use super::opts::ContainerOpts;
+use super::units;
+
+/// The parsed request plus the bits `run` needs to drive attach and wait.
+#[derive(Debug, Clone)]
+pub struct CreateConfig {
+    pub body: Value,
+    pub tty: bool,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub auto_remove: bool,
+    pub attach_given: bool,
+}
+
+/// Reads `KEY=value` lines (comments and blank lines skipped); a bare `KEY`
+/// takes the value from the environment when `from_env`.
+fn read_kv_file(path: &str, from_env: bool) -> Result<Vec<String>, String> {
+    let data =
+        std::fs::read_to_string(path).map_err(|e| format!("open {path}: {}", io_text(&e)))?;
+    let mut out = Vec::new();
+    for (n, line) in data.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.contains(|c: char| c.is_whitespace()) && !line.contains('=') {
+            return Err(format!("variable '{line}' contains whitespaces"));
+        }
+        let _ = n;
+        out.push(kv_env(line, from_env));
+    }
+    Ok(out)
+}
+
+fn io_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// `-e KEY` takes the local value when set (docker's `ValidateEnv`).
+fn kv_env(s: &str, from_env: bool) -> String {
+    if from_env && !s.contains('=') {
+        if let Ok(v) = std::env::var(s) {
+            return format!("{s}={v}");
+        }
+    }
+    s.to_string()
+}
+
+fn kv_map(items: &[String]) -> Map<String, Value> {
+    let mut m = Map::new();
+    for i in items {
+        let (k, v) = i.split_once('=').unwrap_or((i, ""));
+        m.insert(k.to_string(), json!(v));
+    }
+    m
+}
+
+fn str_list_or_null(v: &[String]) -> Value {
+    if v.is_empty() {
+        Value::Null
+    } else {
+        json!(v)
+    }
+}
+
+fn restart_policy(s: Option<&str>) -> Result<Value, String> {
+    let s = s.unwrap_or("no");
+    let (name, count) = match s.split_once(':') {
+        Some((n, c)) => {
+            let c: i64 = c.parse().map_err(|_| {
+                format!(
+                    "invalid restart policy format: maximum retry count must be an integer: {s}"
+                )
+            })?;
+            (n, c)
+        }
+        None => (s, 0),
+    };
+    match name {
+        "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
+        _ => return Err(format!("invalid restart policy '{name}'")),
+    }
+    if count != 0 && name != "on-failure" {
+        return Err(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+                .to_string(),
+        );
+    }
+    Ok(json!({"Name": name, "MaximumRetryCount": count}))
+}
+
+fn security_opts(opts: &[String]) -> Result<(Vec<String>, Option<Vec<String>>), String> {
+    let mut out = Vec::new();
+    let mut unconfined_paths = false;
+    for o in opts {
+        if o == "systempaths=unconfined" {
+            unconfined_paths = true;
+            continue;
+        }
+        let (k, v) = match o.split_once(['=', ':']) {
+            Some(kv) => kv,
+            None if o == "no-new-privileges" => {
+                out.push(o.clone());
+                continue;
+            }
+            None => return Err(format!("Invalid --security-opt: {o:?}")),
+        };
+        if k == "seccomp" && v != "unconfined" && v != "builtin" {
+            let data = std::fs::read(v)
+                .map_err(|e| format!("opening seccomp profile ({v}) failed: {e}"))?;
+            let compact = crate::format::json::compact(&data)
+                .map_err(|e| format!("compacting json for seccomp profile ({v}) failed: {e}"))?;
+            out.push(format!("seccomp={}", String::from_utf8_lossy(&compact)));
+        } else {
+            out.push(format!("{k}={v}"));
+        }
+    }
+    Ok((out, unconfined_paths.then(Vec::new)))
+}
+
+fn duration_opt(v: &Option<String>, flag: &str) -> Result<i64, String> {
+    match v {
+        None => Ok(0),
+        Some(s) => {
+            let d = units::go_duration(s)
+                .map_err(|e| format!("invalid argument \"{s}\" for \"--{flag}\" flag: {e}"))?;
+            if d < 0 {
+                return Err(format!("--{flag} cannot be negative"));
+            }
+            Ok(d)
+        }
+    }
+}
+
+fn mem(v: &Option<String>, flag: &str) -> Result<i64, String> {
+    match v {
+        None => Ok(0),
+        Some(s) => units::ram_in_bytes(s)
+            .map_err(|e| format!("invalid argument \"{s}\" for \"--{flag}\" flag: {e}")),
+    }
+}
+
+/// docker's `parse()`: builds the create body.
+pub fn build(o: &ContainerOpts, image: &str, args: &[String]) -> Result<CreateConfig, String> {
+    let mut attach_stdin = false;
+    let mut attach_stdout = false;
+    let mut attach_stderr = false;
+    for a in &o.attach {
+        match a.to_ascii_lowercase().as_str() {
+            "stdin" => attach_stdin = true,
+            "stdout" => attach_stdout = true,
+            "stderr" => attach_stderr = true,
+            _ => return Err(format!("invalid argument \"{a}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR")),
+        }
+    }
+    let stdin = o.interactive.unwrap_or(false);
+    if stdin {
+        attach_stdin = true;
+    }
+    if o.attach.is_empty() {
+        attach_stdout = true;
+        attach_stderr = true;
+    }
+    if let Some(mac) = &o.mac_address {
+        let ok = mac.split(':').count() == 6
+            && mac
+                .split(':')
+                .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
+        if !ok {
+            return Err(format!("{mac} is not a valid mac address"));
+        }
+    }
+    let swappiness = o.memory_swappiness.unwrap_or(-1);
+    if swappiness != -1 && !(0..=100).contains(&swappiness) {
+        return Err(format!(
+            "invalid value: {swappiness}. Valid memory swappiness range is 0-100"
+        ));
+    }
+
+    // Volumes: with a source they are binds, without an anonymous volume.
+    let mut binds = Vec::new();
+    let mut volumes = Map::new();
+    for v in &o.volume {
+        let parts: Vec<&str> = v.split(':').collect();
+        if parts.len() >= 2 && !parts[0].is_empty() {
+            let mut host = parts[0].to_string();
+            if host.starts_with('.') {
+                if let Ok(cwd) = std::env::current_dir() {
+                    host = cwd.join(&host).to_string_lossy().into_owned();
+                }
+            }
+            binds.push(format!("{host}:{}", parts[1..].join(":")));
+        } else if parts.len() == 1 && !parts[0].is_empty() {
+            volumes.insert(parts[0].to_string(), json!({}));
+        } else {
+            return Err(format!("invalid volume specification: '{v}'"));
+        }
+    }
+    let mut tmpfs = Map::new();
+    for t in &o.tmpfs {
+        let (k, v) = t.split_once(':').unwrap_or((t, ""));
+        tmpfs.insert(k.to_string(), json!(v));
+    }
+    let cmd = if args.is_empty() {
+        Value::Null
+    } else {
+        json!(args)
+    };
+    let entrypoint = match &o.entrypoint {
+        Some(e) if !e.is_empty() => json!([e]),
+        Some(_) => json!([""]),
+        None => Value::Null,
+    };
+    let (exposed, bindings) = units::port_specs(&o.publish, &o.expose)?;
+    let devices: Vec<Value> = o
+        .device
+        .iter()
+        .map(|d| units::device(d))
+        .collect::<Result<_, _>>()?;
+
+    let mut env = Vec::new();
+    for f in &o.env_file {
+        env.extend(read_kv_file(f, true)?);
+    }
+    env.extend(o.env.iter().map(|e| kv_env(e, true)));
+    let mut labels = Vec::new();
+    for f in &o.label_file {
+        labels.extend(read_kv_file(f, false)?);
+    }
+    labels.extend(o.label.iter().cloned());
+
+    let check_mode = |v: &Option<String>,
+                      flag: &str,
+                      msg: &str,
+                      valid: &dyn Fn(&str) -> bool|
+     -> Result<String, String> {
+        let s = v.clone().unwrap_or_default();
+        if !valid(&s) {
+            return Err(format!("--{flag}: invalid {msg} mode"));
+        }
+        Ok(s)
+    };
+    let ns_ok = |s: &str| s.is_empty() || s == "host" || s.starts_with("container:");
+    let pid_mode = check_mode(&o.pid, "pid", "PID", &ns_ok)?;
+    let uts_mode = check_mode(&o.uts, "uts", "UTS", &|s| s.is_empty() || s == "host")?;
+    let userns_mode = check_mode(&o.userns, "userns", "USER", &|s| {
+        s.is_empty() || s == "host"
+    })?;
+    let cgroupns_mode = check_mode(&o.cgroupns, "cgroupns", "CGROUP", &|s| {
+        s.is_empty() || s == "host" || s == "private"
+    })?;
+    let restart = restart_policy(o.restart.as_deref())?;
+
+    let mut log_config = Map::new();
+    for l in &o.log_opt {
+        let (k, v) = l
+            .split_once('=')
+            .ok_or_else(|| format!("invalid key value pair format in logging opts: {l}"))?;
+        log_config.insert(k.to_string(), json!(v));
+    }
+    if o.log_driver.as_deref() == Some("none") && !o.log_opt.is_empty() {
+        return Err("invalid logging opts for driver none".into());
+    }
+    let (sec_opts, system_paths) = security_opts(&o.security_opt)?;
+    let mut storage_opt = Map::new();
+    for s in &o.storage_opt {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| format!("invalid storage option: {s}"))?;
+        storage_opt.insert(k.to_string(), json!(v));
+    }
+
+    let have_health = o.health_cmd.is_some()
+        || o.health_interval.is_some()
+        || o.health_timeout.is_some()
+        || o.health_start_period.is_some()
+        || o.health_retries.is_some()
+        || o.health_start_interval.is_some();
+    let healthcheck = if o.no_healthcheck {
+        if have_health {
+            return Err("--no-healthcheck conflicts with --health-* options".into());
+        }
+        Some(json!({"Test": ["NONE"]}))
+    } else if have_health {
+        if o.health_retries.unwrap_or(0) < 0 {
+            return Err("--health-retries cannot be negative".into());
+        }
+        let mut h = Map::new();
+        if let Some(c) = &o.health_cmd {
+            h.insert("Test".into(), json!(["CMD-SHELL", c]));
+        }
+        let put = |h: &mut Map<String, Value>, k: &str, v: i64| {
+            if v != 0 {
+                h.insert(k.into(), json!(v));
+            }
+        };
+        put(
+            &mut h,
+            "Interval",
+            duration_opt(&o.health_interval, "health-interval")?,
+        );
+        put(
+            &mut h,
+            "Timeout",
+            duration_opt(&o.health_timeout, "health-timeout")?,
+        );
+        put(
+            &mut h,
+            "StartPeriod",
+            duration_opt(&o.health_start_period, "health-start-period")?,
+        );
+        put(
+            &mut h,
+            "StartInterval",
+            duration_opt(&o.health_start_interval, "health-start-interval")?,
+        );
+        put(&mut h, "Retries", o.health_retries.unwrap_or(0));
+        Some(Value::Object(h))
+    } else {
+        None
+    };
+
+    let ulimits: Vec<Value> = o
+        .ulimit
+        .iter()
+        .map(|u| units::ulimit(u))
+        .collect::<Result<_, _>>()?;
+    let mounts: Vec<Value> = o
+        .mount
+        .iter()
+        .map(|m| units::mount(m))
+        .collect::<Result<_, _>>()?;
+    let mut sysctls = Map::new();
+    for s in &o.sysctl {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| format!("sysctl '{s}' is not allowed"))?;
+        sysctls.insert(k.to_string(), json!(v));
+    }
+    let annotations = kv_map(&o.annotation);
+    let nano_cpus = match &o.cpus {
+        Some(c) => units::nano_cpus(c)
+            .map_err(|e| format!("invalid argument \"{c}\" for \"--cpus\" flag: {e}"))?,
+        None => 0,
+    };
+    let memory_swap = match &o.memory_swap {
+        Some(s) => units::mem_swap(s)
+            .map_err(|e| format!("invalid argument \"{s}\" for \"--memory-swap\" flag: {e}"))?,
+        None => 0,
+    };
+
+    let auto_remove = o.rm.unwrap_or(false);
+    if auto_remove && !matches!(restart["Name"].as_str(), Some("") | Some("no")) {
+        return Err("conflicting options: cannot specify both --restart and --rm".into());
+    }
+    let tty = o.tty.unwrap_or(false);
+    let stdin_once = stdin && attach_stdin;
+
+    // Networking: the first --network is the mode; every network gets an endpoint.
+    let network_mode = o
+        .network
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "default".into());
+    let mut endpoints = Map::new();
+    let nets: Vec<String> = if o.network.is_empty() {
+        vec!["default".into()]
+    } else {
+        o.network.clone()
+    };
+    for (i, n) in nets.iter().enumerate() {
+        let first = i == 0;
+        let mut ipam = Value::Null;
+        if first && (o.ip.is_some() || o.ip6.is_some() || !o.link_local_ip.is_empty()) {
+            let mut m = Map::new();
+            if let Some(ip) = &o.ip {
+                m.insert("IPv4Address".into(), json!(ip));
+            }
+            if let Some(ip) = &o.ip6 {
+                m.insert("IPv6Address".into(), json!(ip));
+            }
+            if !o.link_local_ip.is_empty() {
+                m.insert("LinkLocalIPs".into(), json!(o.link_local_ip));
+            }
+            ipam = Value::Object(m);
+        }
+        let aliases = if first && !o.network_alias.is_empty() {
+            json!(o.network_alias)
+        } else {
+            Value::Null
+        };
+        let links = if first && !o.link.is_empty() {
+            json!(o.link)
+        } else {
+            Value::Null
+        };
+        let mac = if first {
+            o.mac_address.clone().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        endpoints.insert(
+            n.clone(),
+            json!({"IPAMConfig": ipam, "Links": links, "Aliases": aliases, "MacAddress": mac, "DriverOpts": null,
+                   "GwPriority": 0, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+                   "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null}),
+        );
+    }
+
+    let mut body = json!({
+        "Hostname": o.hostname.clone().unwrap_or_default(),
+        "Domainname": o.domainname.clone().unwrap_or_default(),
+        "User": o.user.clone().unwrap_or_default(),
+        "AttachStdin": attach_stdin,
+        "AttachStdout": attach_stdout,
+        "AttachStderr": attach_stderr,
+        "Tty": tty,
+        "OpenStdin": stdin,
+        "StdinOnce": stdin_once,
+        "Env": str_list_or_null(&env),
+        "Cmd": cmd,
+        "Image": image,
+        "Volumes": volumes,
+        "WorkingDir": o.workdir.clone().unwrap_or_default(),
+        "Entrypoint": entrypoint,
+        "OnBuild": null,
+        "Labels": kv_map(&labels),
+        "HostConfig": {
+            "Binds": str_list_or_null(&binds),
+            "ContainerIDFile": o.cidfile.clone().unwrap_or_default(),
+            "LogConfig": {"Type": o.log_driver.clone().unwrap_or_default(), "Config": log_config},
+            "NetworkMode": network_mode,
+            "PortBindings": bindings,
+            "RestartPolicy": restart,
+            "AutoRemove": auto_remove,
+            "VolumeDriver": o.volume_driver.clone().unwrap_or_default(),
+            "VolumesFrom": str_list_or_null(&o.volumes_from),
+            "ConsoleSize": [0, 0],
+            "CapAdd": str_list_or_null(&o.cap_add),
+            "CapDrop": str_list_or_null(&o.cap_drop),
+            "CgroupnsMode": cgroupns_mode,
+            "Dns": o.dns,
+            "DnsOptions": o.dns_option,
+            "DnsSearch": o.dns_search,
+            "ExtraHosts": str_list_or_null(&o.add_host.iter().map(|h| h.replacen('=', ":", 1)).collect::<Vec<_>>()),
+            "GroupAdd": str_list_or_null(&o.group_add),
+            "IpcMode": o.ipc.clone().unwrap_or_default(),
+            "Cgroup": "",
+            "Links": str_list_or_null(&o.link),
+            "OomScoreAdj": o.oom_score_adj.unwrap_or(0),
+            "PidMode": pid_mode,
+            "Privileged": o.privileged.unwrap_or(false),
+            "PublishAllPorts": o.publish_all.unwrap_or(false),
+            "ReadonlyRootfs": o.read_only.unwrap_or(false),
+            "SecurityOpt": str_list_or_null(&sec_opts),
+            "UTSMode": uts_mode,
+            "UsernsMode": userns_mode,
+            "ShmSize": mem(&o.shm_size, "shm-size")?,
+            "Isolation": o.isolation.clone().unwrap_or_default(),
+            "CpuShares": o.cpu_shares.unwrap_or(0),
+            "Memory": mem(&o.memory, "memory")?,
+            "NanoCpus": nano_cpus,
+            "CgroupParent": o.cgroup_parent.clone().unwrap_or_default(),
+            "BlkioWeight": o.blkio_weight.unwrap_or(0),
+            "BlkioWeightDevice": [],
+            "BlkioDeviceReadBps": [],
+            "BlkioDeviceWriteBps": [],
+            "BlkioDeviceReadIOps": [],
+            "BlkioDeviceWriteIOps": [],
+            "CpuPeriod": o.cpu_period.unwrap_or(0),
+            "CpuQuota": o.cpu_quota.unwrap_or(0),
+            "CpuRealtimePeriod": o.cpu_rt_period.unwrap_or(0),
+            "CpuRealtimeRuntime": o.cpu_rt_runtime.unwrap_or(0),
+            "CpusetCpus": o.cpuset_cpus.clone().unwrap_or_default(),
+            "CpusetMems": o.cpuset_mems.clone().unwrap_or_default(),
+            "Devices": devices,
+            "DeviceCgroupRules": str_list_or_null(&o.device_cgroup_rule),
+            "DeviceRequests": null,
+            "MemoryReservation": mem(&o.memory_reservation, "memory-reservation")?,
+            "MemorySwap": memory_swap,
+            "MemorySwappiness": swappiness,
+            "OomKillDisable": o.oom_kill_disable.unwrap_or(false),
+            "PidsLimit": o.pids_limit.unwrap_or(0),
+            "Ulimits": ulimits,
+            "CpuCount": 0,
+            "CpuPercent": 0,
+            "IOMaximumIOps": 0,
+            "IOMaximumBandwidth": 0,
+            "MaskedPaths": system_paths.clone().map(Value::from).unwrap_or(Value::Null),
+            "ReadonlyPaths": system_paths.map(Value::from).unwrap_or(Value::Null),
+        },
+        "NetworkingConfig": {"EndpointsConfig": endpoints},
+    });
+    let obj = body.as_object_mut().ok_or("internal error")?;
+    if !exposed.is_empty() {
+        obj.insert("ExposedPorts".into(), Value::Object(exposed));
+    }
+    if let Some(h) = healthcheck {
+        obj.insert("Healthcheck".into(), h);
+    }
+    if let Some(m) = &o.mac_address {
+        obj.insert("MacAddress".into(), json!(m));
+    }
+    if let Some(s) = &o.stop_signal {
+        obj.insert("StopSignal".into(), json!(s));
+    }
+    if let Some(t) = o.stop_timeout {
+        obj.insert("StopTimeout".into(), json!(t));
+    }
+    let hc = obj
+        .get_mut("HostConfig")
+        .and_then(Value::as_object_mut)
+        .ok_or("internal error")?;
+    if !tmpfs.is_empty() {
+        hc.insert("Tmpfs".into(), Value::Object(tmpfs));
+    }
+    if !mounts.is_empty() {
+        hc.insert("Mounts".into(), json!(mounts));
+    }
+    if !sysctls.is_empty() {
+        hc.insert("Sysctls".into(), Value::Object(sysctls));
+    }
+    if !storage_opt.is_empty() {
+        hc.insert("StorageOpt".into(), Value::Object(storage_opt));
+    }
+    if !annotations.is_empty() {
+        hc.insert("Annotations".into(), Value::Object(annotations));
+    }
+    if let Some(init) = o.init {
+        hc.insert("Init".into(), json!(init));
+    }
+    if let Some(rt) = &o.runtime {
+        hc.insert("Runtime".into(), json!(rt));
+    }
+    if let Some(km) = &o.kernel_memory {
+        hc.insert(
+            "KernelMemory".into(),
+            json!(mem(&Some(km.clone()), "kernel-memory")?),
+        );
+    }
+    if o.gpus.is_some() {
+        return Err("gpus are not supported by this daemon".into());
+    }
+    Ok(CreateConfig {
+        body,
+        tty,
+        attach_stdin,
+        attach_stdout,
+        attach_stderr,
+        auto_remove,
+        attach_given: !o.attach.is_empty(),
+    })
+}
+
+#[cfg(test)]
+fn labels_of(body: &Value) -> std::collections::BTreeMap<String, String> {
+    body["Labels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_docker_body() {
+        let c = build(
+            &ContainerOpts::default(),
+            "busybox",
+            &["echo".into(), "hi".into()],
+        )
+        .unwrap();
+        let b = &c.body;
+        assert_eq!(b["Cmd"], json!(["echo", "hi"]));
+        assert_eq!(b["Env"], Value::Null);
+        assert_eq!(b["Entrypoint"], Value::Null);
+        assert_eq!(b["Labels"], json!({}));
+        assert_eq!(b["Volumes"], json!({}));
+        assert_eq!(b["AttachStdout"], true);
+        assert_eq!(b["AttachStdin"], false);
+        assert_eq!(b["HostConfig"]["NetworkMode"], "default");
+        assert_eq!(
+            b["HostConfig"]["RestartPolicy"],
+            json!({"Name": "no", "MaximumRetryCount": 0})
+        );
+        assert_eq!(b["HostConfig"]["MemorySwappiness"], -1);
+        assert!(b["NetworkingConfig"]["EndpointsConfig"]["default"].is_object());
+        assert!(b.get("ExposedPorts").is_none());
+        assert!(!c.tty && !c.auto_remove);
+    }
+
+    #[test]
+    fn flags_map_to_fields() {
+        let o = ContainerOpts {
+            interactive: Some(true),
+            tty: Some(true),
+            rm: Some(true),
+            env: vec!["A=1".into()],
+            label: vec!["tier=front".into(), "flag".into()],
+            entrypoint: Some(String::new()),
+            network: vec!["none".into()],
+            workdir: Some("/tmp".into()),
+            user: Some("1000:1000".into()),
+            hostname: Some("box".into()),
+            publish: vec!["8080:80".into()],
+            ..Default::default()
+        };
+        let c = build(&o, "busybox", &[]).unwrap();
+        let b = &c.body;
+        assert_eq!(b["Env"], json!(["A=1"]));
+        assert_eq!(labels_of(b).get("flag").map(String::as_str), Some(""));
+        assert_eq!(b["Entrypoint"], json!([""]));
+        assert_eq!(b["OpenStdin"], true);
+        assert_eq!(b["StdinOnce"], true);
+        assert_eq!(b["AttachStdin"], true);
+        assert_eq!(b["HostConfig"]["NetworkMode"], "none");
+        assert_eq!(b["HostConfig"]["AutoRemove"], true);
+        assert_eq!(b["ExposedPorts"], json!({"80/tcp": {}}));
+        assert_eq!(b["Hostname"], "box");
+        assert!(c.tty && c.auto_remove && c.attach_stdin);
+    }
+
+    #[test]
+    fn validation_errors() {
+        let o = ContainerOpts {
+            attach: vec!["bogus".into()],
+            ..Default::default()
+        };
+        assert!(build(&o, "x", &[])
+            .unwrap_err()
+            .contains("valid streams are STDIN, STDOUT and STDERR"));
+        let o = ContainerOpts {
+            rm: Some(true),
+            restart: Some("always".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            build(&o, "x", &[]).unwrap_err(),
+            "conflicting options: cannot specify both --restart and --rm"
+        );
+        let o = ContainerOpts {
+            memory_swappiness: Some(200),
+            ..Default::default()
+        };
+        assert!(build(&o, "x", &[]).is_err());
+    }
+}

@@ -1,0 +1,50 @@
+//! `pier ps` / `pier container ls`.
+
+use crate::cli::PsArgs;
+use crate::client::Query;
+use crate::commands::{filters_json, print_rendered, CmdError, CmdResult, Ctx};
+use crate::format::{self, container, template::Template, Format};
+use crate::output;
+
+pub async fn run(ctx: &Ctx, a: PsArgs) -> CmdResult {
+    ctx.no_args(&a.args)?;
+    let mut format_src = a.format.clone().unwrap_or_default();
+    if format_src.is_empty() {
+        format_src = crate::config::load().ps_format.unwrap_or_default();
+    } else if a.quiet {
+        output::err_bytes(
+            b"WARNING: Ignoring custom format, because both --format and --quiet are set.\n",
+        );
+    }
+    let mut size = a.size.unwrap_or(false);
+    let mut limit = a.last;
+    if a.latest && a.last == -1 {
+        limit = 1;
+    }
+    if !format_src.is_empty() {
+        let f = Format::new(&format_src);
+        Template::parse(&f.text)
+            .map_err(|e| CmdError::new(1, format!("failed to parse template: {e}")))?;
+        if !a.quiet && a.size.is_none() && container::uses_size(&format_src) {
+            size = true;
+        }
+    }
+    let filters = filters_json(ctx, &a.filter)?;
+    let q = Query::new()
+        .add_if(a.all, "all", "1")
+        .add_if(limit > 0, "limit", limit.to_string())
+        .add_if(size, "size", "1")
+        .add_if(
+            filters.is_some(),
+            "filters",
+            filters.clone().unwrap_or_default(),
+        );
+    let list = ctx.client.get_json(&q.path("/containers/json")).await?;
+    let items = list.as_array().cloned().unwrap_or_default();
+    let fmt = Format::new(&container::format_string(&format_src, a.quiet, size));
+    let trunc = !a.no_trunc;
+    let rows: Vec<_> = items.iter().map(|c| container::context(c, trunc)).collect();
+    let out = format::render(&fmt, &container::header(), &rows)?;
+    print_rendered(&out);
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! Container verbs.
+
+pub mod config;
+pub mod create;
+pub mod lifecycle;
+pub mod list;
+pub mod logs;
+pub mod opts;
+pub mod run;
+pub mod session;
+pub mod start;
+pub mod units;

@@ -1,0 +1,6 @@
+//! Image verbs.
+
+pub mod history;
+pub mod list;
+pub mod remove;
+pub mod transfer;

@@ -1,0 +1,5 @@
+//! System verbs: `version`, `info`, and the generic `inspect`.
+
+pub mod info;
+pub mod inspect;
+pub mod version;
