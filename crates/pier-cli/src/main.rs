@@ -216,6 +216,36 @@ fn ctx_str(e: &clap::Error, k: ContextKind) -> Option<String> {
     }
 }
 
+/// pflag's name for a flag in errors (`-n, --last`) and whether it is a
+/// boolean flag (one that takes an optional `=true|false`).
+fn describe_flag(argv: &[String], flag: &str) -> (String, bool) {
+    let path = cli::command_path(argv);
+    let mut cmd = Cli::command();
+    for p in &path {
+        match cmd.find_subcommand(p) {
+            Some(s) => cmd = s.clone(),
+            None => break,
+        }
+    }
+    let long = flag.trim_start_matches('-');
+    let found = cmd.get_arguments().find(|a| {
+        a.get_long() == Some(long)
+            || (flag.len() == 2 && a.get_short().map(|c| c.to_string()).as_deref() == Some(long))
+    });
+    match found {
+        Some(a) => {
+            let name = match (a.get_short(), a.get_long()) {
+                (Some(s), Some(l)) => format!("-{s}, --{l}"),
+                (None, Some(l)) => format!("--{l}"),
+                _ => flag.to_string(),
+            };
+            let is_bool = a.is_require_equals_set();
+            (name, is_bool)
+        }
+        None => (flag.to_string(), false),
+    }
+}
+
 /// Turns clap's errors into docker's (cobra/pflag) messages and statuses.
 fn clap_error(e: clap::Error, argv: &[String]) -> CmdError {
     match e.kind() {
@@ -240,13 +270,14 @@ fn clap_error(e: clap::Error, argv: &[String]) -> CmdError {
         return CmdError::new(
             1,
             format!(
-                "{BIN}: unknown command: {BIN} {} {bad}\n\nUsage:  {BIN} {} COMMAND\n\nRun '{BIN} {} --help' for more information",
+                "{BIN}: unknown command: {BIN} {} {bad}\n\nUsage:  {BIN} {}\n\nRun '{BIN} {} --help' for more information",
                 group[0], group[0], group[0]
             ),
         );
     }
     let arg = ctx_str(&e, ContextKind::InvalidArg).unwrap_or_default();
-    let flag = arg.split(' ').next().unwrap_or_default().to_string();
+    let flag = arg.split([' ', '[']).next().unwrap_or_default().to_string();
+    let (flag_desc, is_bool) = describe_flag(argv, &flag);
     let msg = match e.kind() {
         ErrorKind::UnknownArgument => {
             if let Some(long) = flag.strip_prefix("--") {
@@ -271,18 +302,25 @@ fn clap_error(e: clap::Error, argv: &[String]) -> CmdError {
                     let c = last.chars().last().unwrap_or('?');
                     format!("flag needs an argument: '{c}' in {last}")
                 }
+            } else if is_bool {
+                format!("invalid argument {value:?} for {flag_desc:?} flag: strconv.ParseBool: parsing {value:?}: invalid syntax")
             } else {
-                format!("invalid argument {value:?} for {flag:?} flag: {}", e.kind())
+                format!(
+                    "invalid argument {value:?} for {flag_desc:?} flag: {}",
+                    e.kind()
+                )
             }
         }
         ErrorKind::ValueValidation => {
             let value = ctx_str(&e, ContextKind::InvalidValue).unwrap_or_default();
-            let why = if value.parse::<f64>().is_ok() {
+            let why = if is_bool {
+                format!("strconv.ParseBool: parsing {value:?}: invalid syntax")
+            } else if value.parse::<f64>().is_ok() {
                 format!("strconv.ParseInt: parsing {value:?}: value out of range")
             } else {
                 format!("strconv.ParseInt: parsing {value:?}: invalid syntax")
             };
-            format!("invalid argument {value:?} for {flag:?} flag: {why}")
+            format!("invalid argument {value:?} for {flag_desc:?} flag: {why}")
         }
         _ => {
             let rendered = e.render().to_string();

@@ -284,7 +284,7 @@ pub fn context(c: &Json, trunc: bool) -> Value {
     let created = i(c, "Created");
 
     // Fields in sorted order: `{{json .}}` marshals them as a sorted map.
-    let o = Object::new(ObjKind::Struct, "*formatter.ContainerContext")
+    let mut o = Object::new(ObjKind::Struct, "*formatter.ContainerContext")
         .with("Command", quote(&command))
         .with("CreatedAt", gotime::unix_string(created))
         .with(
@@ -314,6 +314,7 @@ pub fn context(c: &Json, trunc: bool) -> Value {
                 Ok(Value::from(labels.get(k).cloned().unwrap_or_default()))
             }),
         );
+    o.escape_html = true;
     Value::from(o)
 }
 

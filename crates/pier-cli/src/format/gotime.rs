@@ -25,6 +25,32 @@ pub fn unix_rfc3339(secs: i64) -> String {
     }
 }
 
+/// A JSON-decoded Go `time.Time` printed with `String()`: the offset it
+/// was written with, nanoseconds without trailing zeros.
+pub fn rfc3339_to_go(s: &str) -> String {
+    let Ok(t) = DateTime::parse_from_rfc3339(s) else {
+        return s.to_string();
+    };
+    let nanos = t.timestamp_subsec_nanos();
+    let frac = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{:09}", nanos).trim_end_matches('0').to_string()
+    };
+    let off = t.offset().local_minus_utc();
+    let zone = if off == 0 {
+        "UTC".to_string()
+    } else {
+        String::new()
+    };
+    let base = format!("{}{frac} {}", t.format("%Y-%m-%d %H:%M:%S"), t.format("%z"));
+    if zone.is_empty() {
+        base
+    } else {
+        format!("{base} {zone}")
+    }
+}
+
 fn localize(utc: DateTime<Utc>) -> (DateTime<FixedOffset>, String) {
     let tz = std::env::var("TZ").ok();
     // Go: TZ="" or TZ="UTC" means UTC.
@@ -225,6 +251,22 @@ mod tests {
         );
         assert_eq!(footer_name("<+0530>-5:30", 19800).as_deref(), Some("+0530"));
         assert_eq!(footer_name("UTC0", 0).as_deref(), Some("UTC"));
+    }
+
+    #[test]
+    fn go_time_strings() {
+        assert_eq!(
+            rfc3339_to_go("2026-11-23T09:45:42.637885201Z"),
+            "2026-11-23 09:45:42.637885201 +0000 UTC"
+        );
+        assert_eq!(
+            rfc3339_to_go("0001-01-01T00:00:00Z"),
+            "0001-01-01 00:00:00 +0000 UTC"
+        );
+        assert_eq!(
+            rfc3339_to_go("2026-11-23T09:45:42.5+01:00"),
+            "2026-11-23 09:45:42.5 +0100"
+        );
     }
 
     #[test]

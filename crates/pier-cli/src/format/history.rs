@@ -57,7 +57,7 @@ pub fn row(h: &Json, trunc: bool, human: bool) -> Value {
     } else {
         since(created)
     };
-    let o = Object::new(ObjKind::Struct, "*image.historyContext")
+    let mut o = Object::new(ObjKind::Struct, "*image.historyContext")
         .with(
             "Comment",
             h.get("Comment").and_then(Json::as_str).unwrap_or_default(),
@@ -88,6 +88,7 @@ pub fn row(h: &Json, trunc: bool, human: bool) -> Value {
                 size.to_string()
             },
         );
+    o.escape_html = true;
     Value::from(o)
 }
 

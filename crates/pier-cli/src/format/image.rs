@@ -86,7 +86,7 @@ fn row(img: &Json, trunc: bool, repo: &str, tag: &str, digest: &str) -> Value {
     let shared = img.get("SharedSize").and_then(Json::as_i64).unwrap_or(-1);
     let containers = img.get("Containers").and_then(Json::as_i64).unwrap_or(-1);
     let human = |v: i64| pier_api::human::human_size(v.max(0) as u64);
-    let o = Object::new(ObjKind::Struct, "*formatter.imageContext")
+    let mut o = Object::new(ObjKind::Struct, "*formatter.imageContext")
         .with(
             "Containers",
             if containers == -1 {
@@ -129,6 +129,7 @@ fn row(img: &Json, trunc: bool, repo: &str, tag: &str, digest: &str) -> Value {
             },
         )
         .with("VirtualSize", human(size));
+    o.escape_html = true;
     Value::from(o)
 }
 

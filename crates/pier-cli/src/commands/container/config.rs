@@ -5,6 +5,10 @@ use serde_json::{json, Map, Value};
 
 use super::opts::ContainerOpts;
 use super::units;
+use super::values::{
+    duration_opt, kv_env, kv_map, mem, normalize_caps, read_kv_file, restart_policy, security_opts,
+    str_list_or_null,
+};
 
 /// The parsed request plus the bits `run` needs to drive attach and wait.
 #[derive(Debug, Clone)]
@@ -16,138 +20,6 @@ pub struct CreateConfig {
     pub attach_stderr: bool,
     pub auto_remove: bool,
     pub attach_given: bool,
-}
-
-/// Reads `KEY=value` lines (comments and blank lines skipped); a bare `KEY`
-/// takes the value from the environment when `from_env`.
-fn read_kv_file(path: &str, from_env: bool) -> Result<Vec<String>, String> {
-    let data =
-        std::fs::read_to_string(path).map_err(|e| format!("open {path}: {}", io_text(&e)))?;
-    let mut out = Vec::new();
-    for (n, line) in data.lines().enumerate() {
-        let line = line.trim_start();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if line.contains(|c: char| c.is_whitespace()) && !line.contains('=') {
-            return Err(format!("variable '{line}' contains whitespaces"));
-        }
-        let _ = n;
-        out.push(kv_env(line, from_env));
-    }
-    Ok(out)
-}
-
-fn io_text(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
-}
-
-/// `-e KEY` takes the local value when set (docker's `ValidateEnv`).
-fn kv_env(s: &str, from_env: bool) -> String {
-    if from_env && !s.contains('=') {
-        if let Ok(v) = std::env::var(s) {
-            return format!("{s}={v}");
-        }
-    }
-    s.to_string()
-}
-
-fn kv_map(items: &[String]) -> Map<String, Value> {
-    let mut m = Map::new();
-    for i in items {
-        let (k, v) = i.split_once('=').unwrap_or((i, ""));
-        m.insert(k.to_string(), json!(v));
-    }
-    m
-}
-
-fn str_list_or_null(v: &[String]) -> Value {
-    if v.is_empty() {
-        Value::Null
-    } else {
-        json!(v)
-    }
-}
-
-fn restart_policy(s: Option<&str>) -> Result<Value, String> {
-    let s = s.unwrap_or("no");
-    let (name, count) = match s.split_once(':') {
-        Some((n, c)) => {
-            let c: i64 = c.parse().map_err(|_| {
-                format!(
-                    "invalid restart policy format: maximum retry count must be an integer: {s}"
-                )
-            })?;
-            (n, c)
-        }
-        None => (s, 0),
-    };
-    match name {
-        "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
-        _ => return Err(format!("invalid restart policy '{name}'")),
-    }
-    if count != 0 && name != "on-failure" {
-        return Err(
-            "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                .to_string(),
-        );
-    }
-    Ok(json!({"Name": name, "MaximumRetryCount": count}))
-}
-
-fn security_opts(opts: &[String]) -> Result<(Vec<String>, Option<Vec<String>>), String> {
-    let mut out = Vec::new();
-    let mut unconfined_paths = false;
-    for o in opts {
-        if o == "systempaths=unconfined" {
-            unconfined_paths = true;
-            continue;
-        }
-        let (k, v) = match o.split_once(['=', ':']) {
-            Some(kv) => kv,
-            None if o == "no-new-privileges" => {
-                out.push(o.clone());
-                continue;
-            }
-            None => return Err(format!("Invalid --security-opt: {o:?}")),
-        };
-        if k == "seccomp" && v != "unconfined" && v != "builtin" {
-            let data = std::fs::read(v)
-                .map_err(|e| format!("opening seccomp profile ({v}) failed: {e}"))?;
-            let compact = crate::format::json::compact(&data)
-                .map_err(|e| format!("compacting json for seccomp profile ({v}) failed: {e}"))?;
-            out.push(format!("seccomp={}", String::from_utf8_lossy(&compact)));
-        } else {
-            out.push(format!("{k}={v}"));
-        }
-    }
-    Ok((out, unconfined_paths.then(Vec::new)))
-}
-
-fn duration_opt(v: &Option<String>, flag: &str) -> Result<i64, String> {
-    match v {
-        None => Ok(0),
-        Some(s) => {
-            let d = units::go_duration(s)
-                .map_err(|e| format!("invalid argument \"{s}\" for \"--{flag}\" flag: {e}"))?;
-            if d < 0 {
-                return Err(format!("--{flag} cannot be negative"));
-            }
-            Ok(d)
-        }
-    }
-}
-
-fn mem(v: &Option<String>, flag: &str) -> Result<i64, String> {
-    match v {
-        None => Ok(0),
-        Some(s) => units::ram_in_bytes(s)
-            .map_err(|e| format!("invalid argument \"{s}\" for \"--{flag}\" flag: {e}")),
-    }
 }
 
 /// docker's `parse()`: builds the create body.
@@ -359,6 +231,11 @@ pub fn build(o: &ContainerOpts, image: &str, args: &[String]) -> Result<CreateCo
         None => 0,
     };
 
+    let device_requests = match &o.gpus {
+        Some(g) => json!([units::gpus(g)
+            .map_err(|e| format!("invalid argument \"{g}\" for \"--gpus\" flag: {e}"))?]),
+        None => Value::Null,
+    };
     let auto_remove = o.rm.unwrap_or(false);
     if auto_remove && !matches!(restart["Name"].as_str(), Some("") | Some("no")) {
         return Err("conflicting options: cannot specify both --restart and --rm".into());
@@ -394,16 +271,33 @@ pub fn build(o: &ContainerOpts, image: &str, args: &[String]) -> Result<CreateCo
             }
             ipam = Value::Object(m);
         }
+        let user_defined = !matches!(n.as_str(), "default" | "bridge" | "host" | "none")
+            && !n.starts_with("container:");
         let aliases = if first && !o.network_alias.is_empty() {
+            if !user_defined {
+                return Err(
+                    "network-scoped aliases are only supported for user-defined networks".into(),
+                );
+            }
             json!(o.network_alias)
         } else {
             Value::Null
         };
-        let links = if first && !o.link.is_empty() {
+        // For the default bridge `--link` is a legacy link, not an endpoint option.
+        let links = if first && user_defined && !o.link.is_empty() {
             json!(o.link)
         } else {
             Value::Null
         };
+        let has_options = ipam != Value::Null
+            || aliases != Value::Null
+            || links != Value::Null
+            || (first && o.mac_address.is_some());
+        // A single --network without options gets no endpoint config (docker
+        // leaves that to the daemon); the implicit default one always does.
+        if first && o.network.len() == 1 && !has_options {
+            continue;
+        }
         let mac = if first {
             o.mac_address.clone().unwrap_or_default()
         } else {
@@ -446,8 +340,8 @@ pub fn build(o: &ContainerOpts, image: &str, args: &[String]) -> Result<CreateCo
             "VolumeDriver": o.volume_driver.clone().unwrap_or_default(),
             "VolumesFrom": str_list_or_null(&o.volumes_from),
             "ConsoleSize": [0, 0],
-            "CapAdd": str_list_or_null(&o.cap_add),
-            "CapDrop": str_list_or_null(&o.cap_drop),
+            "CapAdd": str_list_or_null(&normalize_caps(&o.cap_add)),
+            "CapDrop": str_list_or_null(&normalize_caps(&o.cap_drop)),
             "CgroupnsMode": cgroupns_mode,
             "Dns": o.dns,
             "DnsOptions": o.dns_option,
@@ -485,7 +379,7 @@ pub fn build(o: &ContainerOpts, image: &str, args: &[String]) -> Result<CreateCo
             "CpusetMems": o.cpuset_mems.clone().unwrap_or_default(),
             "Devices": devices,
             "DeviceCgroupRules": str_list_or_null(&o.device_cgroup_rule),
-            "DeviceRequests": null,
+            "DeviceRequests": device_requests,
             "MemoryReservation": mem(&o.memory_reservation, "memory-reservation")?,
             "MemorySwap": memory_swap,
             "MemorySwappiness": swappiness,
@@ -507,9 +401,6 @@ pub fn build(o: &ContainerOpts, image: &str, args: &[String]) -> Result<CreateCo
     }
     if let Some(h) = healthcheck {
         obj.insert("Healthcheck".into(), h);
-    }
-    if let Some(m) = &o.mac_address {
-        obj.insert("MacAddress".into(), json!(m));
     }
     if let Some(s) = &o.stop_signal {
         obj.insert("StopSignal".into(), json!(s));
@@ -547,9 +438,6 @@ pub fn build(o: &ContainerOpts, image: &str, args: &[String]) -> Result<CreateCo
             "KernelMemory".into(),
             json!(mem(&Some(km.clone()), "kernel-memory")?),
         );
-    }
-    if o.gpus.is_some() {
-        return Err("gpus are not supported by this daemon".into());
     }
     Ok(CreateConfig {
         body,

@@ -10,3 +10,4 @@ pub mod run;
 pub mod session;
 pub mod start;
 pub mod units;
+pub mod values;

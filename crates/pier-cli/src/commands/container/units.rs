@@ -230,6 +230,85 @@ pub fn device(s: &str) -> Result<Value, String> {
     Ok(json!({"PathOnHost": host, "PathInContainer": cont, "CgroupPermissions": perms}))
 }
 
+/// `--gpus all|N|device=0,1|capabilities=...` → a `DeviceRequest`.
+pub fn gpus(v: &str) -> Result<Value, String> {
+    // CSV: a quoted field may hold commas (`"device=0,1"`).
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in v.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    fields.push(cur);
+    let count = |s: &str| -> Result<i64, String> {
+        if s == "all" {
+            return Ok(-1);
+        }
+        s.parse::<i64>()
+            .map_err(|_| format!("invalid count ({s}): value must be either \"all\" or an integer"))
+    };
+    let mut req = Map::new();
+    let mut seen: Vec<String> = Vec::new();
+    for f in fields {
+        let (k, val) = match f.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (f.clone(), None),
+        };
+        if seen.contains(&k) {
+            return Err(format!("gpu request key '{k}' can be specified only once"));
+        }
+        seen.push(k.clone());
+        let Some(val) = val else {
+            seen.push("count".into());
+            req.insert("Count".into(), json!(count(&k)?));
+            continue;
+        };
+        match k.as_str() {
+            "driver" => {
+                req.insert("Driver".into(), json!(val));
+            }
+            "count" => {
+                req.insert("Count".into(), json!(count(&val)?));
+            }
+            "device" => {
+                req.insert(
+                    "DeviceIDs".into(),
+                    json!(val.split(',').collect::<Vec<_>>()),
+                );
+            }
+            "capabilities" => {
+                let mut caps: Vec<&str> = val.split(',').collect();
+                caps.push("gpu");
+                req.insert("Capabilities".into(), json!([caps]));
+            }
+            "options" => {
+                let mut m = Map::new();
+                for kv in val.split(',') {
+                    let (a, b) = kv.split_once('=').unwrap_or((kv, ""));
+                    m.insert(a.to_string(), json!(b));
+                }
+                req.insert("Options".into(), Value::Object(m));
+            }
+            _ => return Err(format!("unexpected key '{k}' in '{f}'")),
+        }
+    }
+    if !seen.iter().any(|k| k == "count") && !req.contains_key("DeviceIDs") {
+        req.insert("Count".into(), json!(1));
+    }
+    let get = |k: &str, d: Value| req.get(k).cloned().unwrap_or(d);
+    Ok(json!({
+        "Driver": get("Driver", json!("")),
+        "Count": get("Count", json!(0)),
+        "DeviceIDs": get("DeviceIDs", Value::Null),
+        "Capabilities": get("Capabilities", json!([["gpu"]])),
+        "Options": get("Options", json!({})),
+    }))
+}
+
 /// `--mount type=bind,source=/a,target=/b,readonly`.
 pub fn mount(s: &str) -> Result<Value, String> {
     let mut m = Map::new();

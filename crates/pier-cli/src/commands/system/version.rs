@@ -59,7 +59,7 @@ pub fn go_arch() -> &'static str {
 
 /// The client half, with docker's JSON field names.
 pub fn client_object(api_version: &str) -> Object {
-    Object::new(ObjKind::Struct, "system.clientVersion")
+    let mut o = Object::new(ObjKind::Struct, "system.clientVersion")
         .with("Platform", Value::Nil)
         .with("Version", env!("CARGO_PKG_VERSION"))
         .with("ApiVersion", api_version)
@@ -72,7 +72,19 @@ pub fn client_object(api_version: &str) -> Object {
         .with("Os", "linux")
         .with("Arch", go_arch())
         .with("BuildTime", option_env!("PIER_BUILD_TIME").unwrap_or(""))
-        .with("Context", "default")
+        .with("Context", "default");
+    o.omit_empty = &[
+        "Platform",
+        "Version",
+        "ApiVersion",
+        "DefaultAPIVersion",
+        "GitCommit",
+        "GoVersion",
+        "Os",
+        "Arch",
+        "BuildTime",
+    ];
+    o
 }
 
 /// `reformatDate`: RFC 3339 build times as `time.ANSIC`.
@@ -129,12 +141,50 @@ fn server_value(mut v: serde_json::Value) -> Value {
             }
         }
     }
-    if v.get("Platform").is_none() {
-        if let Some(o) = v.as_object_mut() {
-            o.insert("Platform".into(), serde_json::json!({"Name": ""}));
-        }
+    // types.Version, in Go field order.
+    let g = |k: &str| v.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    let ordered = serde_json::json!([
+        ["Platform", {"Name": v.pointer("/Platform/Name").cloned().unwrap_or(serde_json::Value::from(""))}],
+        ["Components", g("Components")],
+        ["Version", g("Version")],
+        ["ApiVersion", g("ApiVersion")],
+        ["MinAPIVersion", g("MinAPIVersion")],
+        ["GitCommit", g("GitCommit")],
+        ["GoVersion", g("GoVersion")],
+        ["Os", g("Os")],
+        ["Arch", g("Arch")],
+        ["KernelVersion", g("KernelVersion")],
+        ["Experimental", g("Experimental")],
+        ["BuildTime", g("BuildTime")]
+    ]);
+    let to_value = |j: &serde_json::Value| {
+        parse_json(&serde_json::to_vec(j).unwrap_or_default()).unwrap_or(Value::Nil)
+    };
+    let mut o = Object::new(ObjKind::Struct, "types.Version");
+    for pair in ordered.as_array().into_iter().flatten() {
+        let key = pair[0].as_str().unwrap_or_default().to_string();
+        let val = if key == "Components" {
+            let comps: Vec<Value> = pair[1]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    Value::from(
+                        Object::new(ObjKind::Struct, "types.ComponentVersion")
+                            .with("Name", to_value(&c["Name"]))
+                            .with("Version", to_value(&c["Version"]))
+                            .with("Details", to_value(&c["Details"])),
+                    )
+                })
+                .collect();
+            Value::from(comps)
+        } else {
+            to_value(&pair[1])
+        };
+        o.fields.push((key, val));
     }
-    parse_json(&serde_json::to_vec(&v).unwrap_or_default()).unwrap_or(Value::Nil)
+    o.omit_empty = &["Experimental", "BuildTime"];
+    Value::from(o)
 }
 
 pub async fn run(ctx: &Ctx, a: VersionArgs) -> CmdResult {

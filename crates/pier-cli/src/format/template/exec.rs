@@ -336,9 +336,17 @@ impl<'a> Exec<'a> {
                 let found = o
                     .get(name)
                     .or_else(|| super::value::json_alias(name).and_then(|a| o.get(a)));
+                let from_daemon = o.type_name.starts_with("map[");
+                let zero = || {
+                    super::value::zero_field(name)
+                        .filter(|_| from_daemon && o.kind == ObjKind::Struct)
+                };
                 match found {
-                    Some(v) => Ok(v.clone()),
+                    Some(v) => {
+                        Ok(super::value::go_time_field(name, v).unwrap_or_else(|| v.clone()))
+                    }
                     None if o.kind == ObjKind::Map => Ok(Value::Invalid),
+                    None if zero().is_some() => Ok(zero().unwrap_or(Value::Nil)),
                     None if o.type_name.starts_with("map[") => {
                         Err(at(node, format!("map has no entry for key {name:?}")))
                     }

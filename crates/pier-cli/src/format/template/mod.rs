@@ -3,6 +3,8 @@
 //! `map[k:v]`, `<no value>`, `<nil>`), `range` over maps is key-sorted, and
 //! methods take arguments (`{{.Label "k"}}`), which gtmpl 0.7 cannot do.
 
+mod ast;
+mod decode;
 mod exec;
 pub mod funcs;
 mod lex;

@@ -2,140 +2,9 @@
 
 use std::collections::HashMap;
 
+pub use super::ast::*;
 use super::lex::{line_of, Tok, Token};
 use super::TemplateError;
-
-#[derive(Debug, Clone)]
-pub enum Node {
-    Text(String),
-    Action(Pipe),
-    If(Control),
-    Range(Control),
-    With(Control),
-    Template {
-        pos: usize,
-        name: String,
-        pipe: Option<Pipe>,
-    },
-    Break,
-    Continue,
-}
-
-#[derive(Debug, Clone)]
-pub struct Control {
-    pub pipe: Pipe,
-    pub list: Vec<Node>,
-    pub else_list: Option<Vec<Node>>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Pipe {
-    pub pos: usize,
-    pub decl: Vec<String>,
-    pub assign: bool,
-    pub cmds: Vec<Cmd>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Cmd {
-    pub args: Vec<Arg>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Arg {
-    Field {
-        pos: usize,
-        names: Vec<String>,
-    },
-    Var {
-        pos: usize,
-        name: String,
-        fields: Vec<String>,
-    },
-    Dot,
-    Nil,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Ident {
-        pos: usize,
-        name: String,
-    },
-    Pipe(Box<Pipe>),
-    Chain {
-        pos: usize,
-        node: Box<Arg>,
-        fields: Vec<String>,
-    },
-}
-
-impl Arg {
-    /// Go's `Node.String()`, used in "executing ... at <...>" errors.
-    pub fn describe(&self) -> String {
-        match self {
-            Arg::Field { names, .. } => names.iter().map(|n| format!(".{n}")).collect(),
-            Arg::Var { name, fields, .. } => {
-                let mut s = name.clone();
-                for f in fields {
-                    s.push('.');
-                    s.push_str(f);
-                }
-                s
-            }
-            Arg::Dot => ".".into(),
-            Arg::Nil => "nil".into(),
-            Arg::Bool(b) => b.to_string(),
-            Arg::Int(i) => i.to_string(),
-            Arg::Float(f) => f.to_string(),
-            Arg::Str(s) => format!("{s:?}"),
-            Arg::Ident { name, .. } => name.clone(),
-            Arg::Pipe(p) => format!("({})", p.describe()),
-            Arg::Chain { node, fields, .. } => {
-                let mut s = node.describe();
-                for f in fields {
-                    s.push('.');
-                    s.push_str(f);
-                }
-                s
-            }
-        }
-    }
-
-    pub fn pos(&self) -> Option<usize> {
-        match self {
-            Arg::Field { pos, .. }
-            | Arg::Var { pos, .. }
-            | Arg::Ident { pos, .. }
-            | Arg::Chain { pos, .. } => Some(*pos),
-            Arg::Pipe(p) => Some(p.pos),
-            _ => None,
-        }
-    }
-}
-
-impl Pipe {
-    pub fn describe(&self) -> String {
-        let mut s = String::new();
-        if !self.decl.is_empty() {
-            s.push_str(&self.decl.join(", "));
-            s.push_str(if self.assign { " = " } else { " := " });
-        }
-        let cmds: Vec<String> = self
-            .cmds
-            .iter()
-            .map(|c| {
-                c.args
-                    .iter()
-                    .map(Arg::describe)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect();
-        s.push_str(&cmds.join(" | "));
-        s
-    }
-}
 
 /// The parsed main template plus `define`d ones.
 #[derive(Debug, Clone, Default)]
@@ -584,9 +453,21 @@ impl<'a> Parser<'a> {
                 }
             },
             Tok::Field(names) if names.is_empty() => Arg::Dot,
-            Tok::Field(names) => Arg::Field { pos: t.pos, names },
+            // Go positions a field chain at its second element.
+            Tok::Field(names) => Arg::Field {
+                pos: if names.len() > 1 {
+                    t.pos + 1 + names[0].len()
+                } else {
+                    t.pos
+                },
+                names,
+            },
             Tok::Var(name, fields) => Arg::Var {
-                pos: t.pos,
+                pos: if fields.is_empty() {
+                    t.pos
+                } else {
+                    t.pos + name.len()
+                },
                 name,
                 fields,
             },
@@ -603,7 +484,7 @@ impl<'a> Parser<'a> {
             }
             other => {
                 return Err(
-                    self.err_at(t.pos, format!("unexpected {} in operand", tok_desc(&other)))
+                    self.err_at(t.pos, format!("unexpected {} in command", tok_desc(&other)))
                 );
             }
         })

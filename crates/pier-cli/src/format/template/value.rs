@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::rc::Rc;
 
+pub use super::decode::{go_time_field, json_alias, parse_json, zero_field};
+
 /// A method taking arguments, e.g. `{{.Label "com.example"}}`.
 pub type Method = Rc<dyn Fn(&[Value]) -> Result<Value, String>>;
 
@@ -26,6 +28,11 @@ pub struct Object {
     pub type_name: String,
     pub fields: Vec<(String, Value)>,
     pub methods: Vec<(String, Method)>,
+    /// Fields Go's `json:",omitempty"` leaves out when empty.
+    pub omit_empty: &'static [&'static str],
+    /// docker's formatter contexts marshal themselves with `json.Marshal`,
+    /// which escapes `<`, `>` and `&`.
+    pub escape_html: bool,
 }
 
 impl Object {
@@ -35,6 +42,8 @@ impl Object {
             type_name: type_name.into(),
             fields: Vec::new(),
             methods: Vec::new(),
+            omit_empty: &[],
+            escape_html: false,
         }
     }
 
@@ -120,36 +129,6 @@ impl From<Object> for Value {
     }
 }
 
-/// Field names whose JSON objects are Go maps in docker's API types (labels,
-/// options, port sets, ...): their keys are data, not struct fields.
-const MAP_FIELDS: &[&str] = &[
-    "Labels",
-    "Options",
-    "ExposedPorts",
-    "Volumes",
-    "Networks",
-    "Ports",
-    "PortBindings",
-    "DriverOpts",
-    "Sysctls",
-    "StorageOpt",
-    "Tmpfs",
-    "Annotations",
-    "Data",
-    "LogConfig.Config",
-    "Details",
-    "Runtimes",
-    "IndexConfigs",
-    "DriverStatus",
-];
-
-fn is_map_field(parent: Option<&str>, key: &str) -> bool {
-    MAP_FIELDS.iter().any(|f| match f.split_once('.') {
-        Some((p, k)) => parent == Some(p) && k == key,
-        None => *f == key,
-    })
-}
-
 impl Value {
     /// Test helper: a `serde_json::Value` as a template value (keys sorted).
     #[cfg(test)]
@@ -233,11 +212,14 @@ impl Value {
                 }
                 ObjKind::Struct => {
                     out.push('{');
-                    for (i, (_, v)) in o.fields.iter().enumerate() {
+                    for (i, (k, v)) in o.fields.iter().enumerate() {
                         if i > 0 {
                             out.push(' ');
                         }
-                        v.write_go(out);
+                        match go_time_field(k, v) {
+                            Some(t) => t.write_go(out),
+                            None => v.write_go(out),
+                        }
                     }
                     out.push('}');
                 }
@@ -248,11 +230,11 @@ impl Value {
     /// `json.Marshal` with HTML escaping off (docker's `json` function).
     pub fn to_json(&self) -> String {
         let mut s = String::new();
-        self.write_json(&mut s);
+        self.write_json(&mut s, false);
         s
     }
 
-    fn write_json(&self, out: &mut String) {
+    fn write_json(&self, out: &mut String, html: bool) {
         match self {
             Value::Invalid | Value::Nil => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -260,26 +242,32 @@ impl Value {
                 let _ = write!(out, "{i}");
             }
             Value::Float(f) => out.push_str(&json_float(*f)),
-            Value::Str(s) => write_json_string(out, s),
+            Value::Str(s) => write_json_str(out, s, html),
             Value::List(l) => {
                 out.push('[');
                 for (i, v) in l.iter().enumerate() {
                     if i > 0 {
                         out.push(',');
                     }
-                    v.write_json(out);
+                    v.write_json(out, html);
                 }
                 out.push(']');
             }
             Value::Obj(o) => {
+                let html = html || o.escape_html;
                 out.push('{');
-                for (i, (k, v)) in o.ordered().into_iter().enumerate() {
-                    if i > 0 {
+                let mut first = true;
+                for (k, v) in o.ordered() {
+                    if o.omit_empty.contains(&k.as_str()) && !v.truth() {
+                        continue;
+                    }
+                    if !first {
                         out.push(',');
                     }
-                    write_json_string(out, k);
+                    first = false;
+                    write_json_str(out, k, html);
                     out.push(':');
-                    v.write_json(out);
+                    v.write_json(out, html);
                 }
                 out.push('}');
             }
@@ -287,131 +275,21 @@ impl Value {
     }
 }
 
-/// Go field names whose JSON names differ (`ID` is sent as `Id`, ...):
-/// docker's typed templates use the Go names, its raw fallback the JSON
-/// names; both work there, so both work here.
-pub fn json_alias(go_name: &str) -> Option<&'static str> {
-    Some(match go_name {
-        "ID" => "Id",
-        "APIVersion" => "ApiVersion",
-        "HTTPProxy" => "HttpProxy",
-        "HTTPSProxy" => "HttpsProxy",
-        "CPUShares" => "CpuShares",
-        "NanoCPUs" => "NanoCpus",
-        "CPUPeriod" => "CpuPeriod",
-        "CPUQuota" => "CpuQuota",
-        "CPURealtimePeriod" => "CpuRealtimePeriod",
-        "CPURealtimeRuntime" => "CpuRealtimeRuntime",
-        "CPUCount" => "CpuCount",
-        "CPUPercent" => "CpuPercent",
-        "CPUCfsPeriod" => "CpuCfsPeriod",
-        "CPUCfsQuota" => "CpuCfsQuota",
-        "DNS" => "Dns",
-        "DNSOptions" => "DnsOptions",
-        "DNSSearch" => "DnsSearch",
-        _ => return None,
-    })
-}
-
-/// Parses JSON bytes into template values, keeping the daemon's key order
-/// (serde_json's map would sort them).
-pub fn parse_json(bytes: &[u8]) -> Result<Value, serde_json::Error> {
-    use serde::de::DeserializeSeed;
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let v = Seed(None, None).deserialize(&mut de)?;
-    de.end()?;
-    Ok(v)
-}
-
-/// Deserializes one JSON value; carries the key it sits under (and that
-/// key's parent) so map-typed fields are recognised.
-struct Seed(Option<String>, Option<String>);
-
-impl<'de> serde::de::DeserializeSeed<'de> for Seed {
-    type Value = Value;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Seed {
-    type Value = Value;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("JSON")
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Nil)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Nil)
-    }
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Int(i))
-    }
-    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(i64::try_from(u)
-            .map(Value::Int)
-            .unwrap_or(Value::Float(u as f64)))
-    }
-    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
-        Ok(Value::Float(f))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::Str(s.to_string()))
-    }
-    fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::Str(s))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut v = Vec::new();
-        while let Some(x) = seq.next_element_seed(Seed(None, None))? {
-            v.push(x);
-        }
-        Ok(Value::List(Rc::new(v)))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut fields: Vec<(String, Value)> = Vec::new();
-        let parent_is_map = self
-            .0
-            .as_deref()
-            .is_some_and(|k| is_map_field(self.1.as_deref(), k));
-        while let Some(k) = map.next_key::<String>()? {
-            let seed = if parent_is_map {
-                Seed(None, None)
-            } else {
-                Seed(Some(k.clone()), self.0.clone())
-            };
-            let v = map.next_value_seed(seed)?;
-            fields.push((k, v));
-        }
-        let is_map = parent_is_map || fields.iter().any(|(k, _)| !looks_like_go_field(k));
-        let mut o = Object::new(
-            if is_map {
-                ObjKind::Map
-            } else {
-                ObjKind::Struct
-            },
-            "map[string]interface {}",
-        );
-        o.fields = fields;
-        Ok(Value::Obj(Rc::new(o)))
-    }
-}
-
-fn looks_like_go_field(k: &str) -> bool {
+pub(super) fn looks_like_go_field(k: &str) -> bool {
     let mut chars = k.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_uppercase())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Go's JSON string encoding with `SetEscapeHTML(false)`.
-pub fn write_json_string(out: &mut String, s: &str) {
+/// Go's JSON string encoding: `SetEscapeHTML(false)` unless `html`, which
+/// escapes `<`, `>`, `&` as `json.Marshal` does.
+fn write_json_str(out: &mut String, s: &str, html: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
+            '<' if html => out.push_str("\\u003c"),
+            '>' if html => out.push_str("\\u003e"),
+            '&' if html => out.push_str("\\u0026"),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
