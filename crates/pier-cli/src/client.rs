@@ -237,10 +237,13 @@ impl Client {
             let _ = conn.with_upgrades().await;
         });
         let req = self.request(method, path, body, content_type);
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| ClientError::Protocol(format!("error during connect: {e}")))?;
+        let resp = sender.send_request(req).await.map_err(|e| {
+            let mut msg = format!("error during connect: {e}");
+            if self.tls.is_none() && matches!(self.endpoint, Endpoint::Tcp { .. }) && e.is_parse() {
+                msg.push_str("\n* Are you trying to connect to a TLS-enabled daemon without TLS?");
+            }
+            ClientError::Protocol(msg)
+        })?;
         check(resp).await
     }
 

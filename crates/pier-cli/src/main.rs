@@ -337,3 +337,61 @@ fn clap_error(e: clap::Error, argv: &[String]) -> CmdError {
         format!("{msg}\n\nUsage:  {usage}\n\nRun '{cmd_path} --help' for more information"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(args: &[&str]) -> CmdError {
+        let argv: Vec<String> = std::iter::once("pier")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        match Cli::try_parse_from(&argv) {
+            Err(e) => clap_error(e, &argv),
+            Ok(_) => panic!("{args:?} parsed"),
+        }
+    }
+
+    #[test]
+    fn flag_errors_read_like_docker() {
+        let e = err(&["ps", "--bogus"]);
+        assert_eq!(e.code, 125);
+        assert_eq!(
+            e.message,
+            "unknown flag: --bogus\n\nUsage:  pier ps [OPTIONS]\n\nRun 'pier ps --help' for more information"
+        );
+        let e = err(&["container", "ps", "-x"]);
+        assert_eq!(
+            e.message,
+            "unknown shorthand flag: 'x' in -x\n\nUsage:  pier container ls [OPTIONS]\n\nRun 'pier container ls --help' for more information"
+        );
+        let e = err(&["run", "-p"]);
+        assert!(e.message.starts_with("flag needs an argument: 'p' in -p\n\nUsage:  pier run [OPTIONS] IMAGE [COMMAND] [ARG...]"), "{}", e.message);
+        let e = err(&["ps", "-n", "abc"]);
+        assert!(e.message.starts_with(
+            "invalid argument \"abc\" for \"-n, --last\" flag: strconv.ParseInt: parsing \"abc\": invalid syntax"
+        ));
+        let e = err(&["run", "--rm=maybe", "busybox"]);
+        assert!(e.message.starts_with(
+            "invalid argument \"maybe\" for \"--rm\" flag: strconv.ParseBool: parsing \"maybe\": invalid syntax"
+        ));
+    }
+
+    #[test]
+    fn unknown_commands() {
+        let e = err(&["foo"]);
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                1,
+                "pier: unknown command: pier foo\n\nRun 'pier --help' for more information"
+            )
+        );
+        let e = err(&["image", "foo"]);
+        assert_eq!(
+            e.message,
+            "pier: unknown command: pier image foo\n\nUsage:  pier image\n\nRun 'pier image --help' for more information"
+        );
+    }
+}

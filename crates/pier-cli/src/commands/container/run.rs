@@ -93,6 +93,8 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> CmdResult {
         session::forward_signals(&ctx.client, &id);
     }
 
+    // The wait is registered while the attach connects (both before start).
+    let wait = session::wait_exit_or_removed(&ctx.client, &id, cfg.auto_remove);
     let conn = ctx
         .client
         .hijack(&attach_path(
@@ -117,7 +119,6 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> CmdResult {
     }
     let mut attach_task = tokio::spawn(attach::stream(conn, streams));
 
-    let wait = session::wait_exit_or_removed(&ctx.client, &id, cfg.auto_remove);
     let _ = wait.registered.await;
     let mut status_rx = wait.status;
 

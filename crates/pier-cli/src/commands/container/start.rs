@@ -67,6 +67,7 @@ pub async fn run(ctx: &Ctx, a: StartArgs) -> CmdResult {
         .add("stdout", "1")
         .add("stream", "1")
         .path(&format!("/containers/{}/attach", encode(&id)));
+    let wait = session::wait_exit_or_removed(&ctx.client, &id, auto_remove);
     let conn = ctx.client.hijack(&path).await?;
     let streams = Streams {
         stdin,
@@ -81,7 +82,6 @@ pub async fn run(ctx: &Ctx, a: StartArgs) -> CmdResult {
         })?;
     }
     let attach_task = tokio::spawn(attach::stream(conn, streams));
-    let wait = session::wait_exit_or_removed(&ctx.client, &id, auto_remove);
     let _ = wait.registered.await;
     if let Err(e) = ctx
         .client

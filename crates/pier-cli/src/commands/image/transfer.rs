@@ -12,6 +12,15 @@ use crate::output;
 use crate::reference::Reference;
 use crate::tty;
 
+/// Go's text for common errno values.
+fn io_why(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
 /// Go's `os.Open` error text.
 fn open_error(path: &str, e: &std::io::Error) -> String {
     let why = match e.kind() {
@@ -91,23 +100,69 @@ struct AtomicFile {
 }
 
 impl AtomicFile {
-    fn create(target: &str) -> std::io::Result<Self> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let target = std::path::PathBuf::from(target);
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        if !dir.is_dir() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!(
-                    "invalid output path: directory {:?} does not exist",
-                    dir.display().to_string()
-                ),
-            ));
+    fn create(target: &str) -> Result<Self, String> {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+        // moby/sys/atomicwriter's validateDestination.
+        if target.is_empty() {
+            return Err("file name is empty".into());
         }
-        let name = target
+        let path = std::path::Path::new(target);
+        let dir = path
+            .parent()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !dir.is_empty() && dir != "." && dir != ".." {
+            match std::fs::metadata(&dir) {
+                Err(e) => return Err(format!("invalid output path: stat {dir}: {}", io_why(&e))),
+                Ok(m) if !m.is_dir() => {
+                    return Err(format!("invalid output path: stat {dir}: not a directory"))
+                }
+                Ok(_) => {}
+            }
+        }
+        match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(format!(
+                    "failed to stat output path: lstat {target}: {}",
+                    io_why(&e)
+                ))
+            }
+            Ok(m) => {
+                let ft = m.file_type();
+                let mode = m.permissions().mode();
+                let why = if ft.is_dir() {
+                    Some("cannot write to a directory")
+                } else if ft.is_symlink() {
+                    Some("cannot write to a symbolic link directly")
+                } else if ft.is_fifo() {
+                    Some("cannot write to a named pipe (FIFO)")
+                } else if ft.is_socket() {
+                    Some("cannot write to a socket")
+                } else if ft.is_char_device() {
+                    Some("cannot write to a character device file")
+                } else if ft.is_block_device() {
+                    Some("cannot write to a block device file")
+                } else if mode & 0o4000 != 0 {
+                    Some("cannot write to a setuid file")
+                } else if mode & 0o2000 != 0 {
+                    Some("cannot write to a setgid file")
+                } else if mode & 0o1000 != 0 {
+                    Some("cannot write to a sticky bit file")
+                } else {
+                    None
+                };
+                if let Some(w) = why {
+                    return Err(w.into());
+                }
+            }
+        }
+        let abs = std::path::absolute(path).map_err(|e| e.to_string())?;
+        let dir = abs
+            .parent()
+            .map(|d| d.to_path_buf())
+            .unwrap_or_else(|| std::path::PathBuf::from("."));
+        let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -116,10 +171,11 @@ impl AtomicFile {
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&tmp)?;
+            .open(&tmp)
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             tmp,
-            target,
+            target: abs,
             file: Some(file),
         })
     }

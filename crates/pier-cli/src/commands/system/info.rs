@@ -278,6 +278,7 @@ pub async fn run(ctx: &Ctx, a: InfoArgs) -> CmdResult {
         output::out(&out);
         let info = match ctx.client.get_bytes("/info").await {
             Ok(b) => b,
+            Err(e @ crate::client::ClientError::Connect(_)) => return Err(e.into()),
             Err(e) => {
                 output::errln(&format!("ERROR: {e}"));
                 return Err(CmdError::new(1, "errors pretty printing info"));
@@ -304,39 +305,36 @@ pub async fn run(ctx: &Ctx, a: InfoArgs) -> CmdResult {
     };
     let tmpl = Template::parse(&src)
         .map_err(|e| CmdError::new(64, format!("template parsing error: {e}")))?;
-    let raw = ctx.client.get_bytes("/info").await;
-    let mut server_err = None;
-    let mut data = match raw.as_ref().ok().and_then(|b| parse_json(b).ok()) {
-        Some(Value::Obj(o)) => (*o).clone(),
+    let raw = match ctx.client.get_bytes("/info").await {
+        Ok(b) => b,
+        // docker renders its (empty) server info, then reports the connection error.
+        Err(e @ crate::client::ClientError::Connect(_)) => {
+            output::outln("");
+            return Err(e.into());
+        }
+        Err(e) => {
+            // Other API errors are shown and the template still runs on the client info.
+            output::errln(&e.to_string());
+            bytes::Bytes::new()
+        }
+    };
+    let mut data = match parse_json(&raw) {
+        Ok(Value::Obj(o)) => (*o).clone(),
         _ => Object::new(
             crate::format::template::ObjKind::Struct,
             "system.dockerInfo",
         ),
     };
-    if let Err(e) = raw {
-        server_err = Some(e.to_string());
-        data.fields.push((
-            "ServerErrors".into(),
-            Value::from(vec![Value::from(e.to_string())]),
-        ));
-    }
     data.type_name = "system.dockerInfo".into();
     let client = client_object(super::version::API_VERSION)
         .with("Debug", ctx.debug)
         .with("Plugins", Value::from(Vec::new()))
         .with("Warnings", Value::Nil);
     data.fields.push(("ClientInfo".into(), Value::from(client)));
-    let out = tmpl.execute(&Value::from(data));
-    if let Some(e) = &server_err {
-        output::errln(e);
-    }
-    match out {
+    match tmpl.execute(&Value::from(data)) {
         Ok(s) => {
             output::outln(&s);
-            match server_err {
-                Some(e) if e.starts_with("Cannot connect") => Err(CmdError::new(1, "")),
-                _ => Ok(()),
-            }
+            Ok(())
         }
         Err(e) => {
             output::outln("");
