@@ -15,7 +15,8 @@ use rtnetlink::packet_route::link::{
 };
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
 use rtnetlink::{
-    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+    Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    RouteMessageBuilder,
 };
 use tracing::{debug, info, warn};
 
@@ -321,8 +322,20 @@ impl BridgeDriver {
         }
         let res = async {
             if let Some(m) = get_link(self.h(), &host).await? {
-                self.set_alias(m.header.index, &self.alias_for(req.owner))
-                    .await?;
+                // One request: our marker, and hairpin mode on the bridge port.
+                // Hairpin lets a container reach its own published port via
+                // the host's address: with br_netfilter the DNAT'd frame is
+                // bridged straight back out of the port it came in on.
+                let msg = LinkBridgePort::new(m.header.index)
+                    .hairpin(true)
+                    .alias(self.alias_for(req.owner))
+                    .build();
+                self.h()
+                    .link()
+                    .set_port(msg)
+                    .execute()
+                    .await
+                    .map_err(|e| NetError::netlink("configuring the bridge port", e))?;
             }
             configure_inside(req.netns, req.ifname, req.ip, req.prefix_len, req.gateway).await
         }
@@ -336,9 +349,22 @@ impl BridgeDriver {
     }
 
     /// Remove a veth pair by its host-side name (gone already is fine: the
-    /// kernel destroys it with the container's namespace).
+    /// kernel destroys it with the container's namespace). Only a link
+    /// carrying our marker is deleted, never one that reused the name.
     pub async fn detach(&self, host_ifname: &str) -> Result<()> {
-        self.delete_link(host_ifname).await.map(|_| ())
+        let Some(msg) = get_link(self.h(), host_ifname).await? else {
+            return Ok(());
+        };
+        let ours = link_alias(&msg).is_some_and(|a| a.starts_with(&format!("{}:", self.marker)));
+        if !ours {
+            warn!(link = host_ifname, "not deleting a link that is not ours");
+            return Ok(());
+        }
+        match self.h().link().del(msg.header.index).execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(errno(&e), Some(ENODEV) | Some(ENOENT)) => Ok(()),
+            Err(e) => Err(NetError::netlink(format!("deleting {host_ifname}"), e)),
+        }
     }
 
     /// IPv4 routes of the main table, except the default route: automatic

@@ -312,7 +312,9 @@ impl DnsServer {
         })
     }
 
-    /// Bind 127.0.0.11:53 (UDP and TCP) inside the container's namespace and serve it.
+    /// Bind 127.0.0.11:53 (UDP and TCP) inside the container's namespace and
+    /// serve it. Fast (no extra process), but the container can then not
+    /// bind port 53 on all its addresses itself; see [`listen_in_netns_dnat`](Self::listen_in_netns_dnat).
     pub async fn listen_in_netns(&self, container_id: &str, ns: &NetnsRef) -> Result<DnsListener> {
         self.listen_in_netns_on(container_id, ns, SocketAddr::from((DNS_ADDR, 53)))
             .await
@@ -332,6 +334,29 @@ impl DnsServer {
         })
         .await?
         .map_err(|e| NetError::io(format!("binding {addr} in {}", ns.path().display()), e))?;
+        self.serve(container_id, udp, tcp)
+    }
+
+    /// Docker's way: bind 127.0.0.11 on two random ports inside the
+    /// container's namespace and DNAT port 53 to them with a small nftables
+    /// table in that namespace (`table ip pier-dns`, created by running
+    /// `nft` from the thread that entered the namespace, so the child
+    /// inherits it). Port 53 stays free for the container's own DNS server
+    /// (pi-hole, coredns...). Costs one `nft` run per container.
+    pub async fn listen_in_netns_dnat(
+        &self,
+        container_id: &str,
+        ns: &NetnsRef,
+    ) -> Result<DnsListener> {
+        let (udp, tcp) = in_netns(ns, move || -> std::io::Result<_> {
+            let udp = std::net::UdpSocket::bind((DNS_ADDR, 0))?;
+            let tcp = std::net::TcpListener::bind((DNS_ADDR, 0))?;
+            let rules = dnat_rules(udp.local_addr()?.port(), tcp.local_addr()?.port());
+            run_nft_here(&rules)?;
+            Ok((udp, tcp))
+        })
+        .await?
+        .map_err(|e| NetError::io(format!("setting up DNS in {}", ns.path().display()), e))?;
         self.serve(container_id, udp, tcp)
     }
 
@@ -430,6 +455,46 @@ impl DnsServer {
                 resp.to_vec().ok()
             }
         }
+    }
+}
+
+/// The container-side table: queries to 127.0.0.11:53 go to our ports;
+/// conntrack rewrites the replies' source port back to 53. Replaces an
+/// older table (a restarted daemon binds new ports) in one transaction.
+fn dnat_rules(udp_port: u16, tcp_port: u16) -> String {
+    format!(
+        "add table ip pier-dns\n\
+         delete table ip pier-dns\n\
+         table ip pier-dns {{\n\
+         \tchain output {{\n\
+         \t\ttype nat hook output priority -100; policy accept;\n\
+         \t\tip daddr {DNS_ADDR} udp dport 53 dnat to {DNS_ADDR}:{udp_port}\n\
+         \t\tip daddr {DNS_ADDR} tcp dport 53 dnat to {DNS_ADDR}:{tcp_port}\n\
+         \t}}\n\
+         }}\n"
+    )
+}
+
+/// Run `nft -f -` in the calling thread's network namespace.
+fn run_nft_here(rules: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(rules.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
     }
 }
 

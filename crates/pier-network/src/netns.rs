@@ -36,6 +36,22 @@ impl NetnsRef {
         }
     }
 
+    /// The namespace's identity: the inode of its nsfs file.
+    pub fn inode(&self) -> Result<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.path();
+        std::fs::metadata(&path)
+            .map(|m| m.ino())
+            .map_err(|source| NetError::Netns { path, source })
+    }
+
+    /// Whether this is the daemon's own namespace: attaching a container
+    /// interface there would rename/address host interfaces.
+    pub fn is_host(&self) -> bool {
+        let here = NetnsRef::Path(PathBuf::from("/proc/self/ns/net"));
+        matches!((self.inode(), here.inode()), (Ok(a), Ok(b)) if a == b)
+    }
+
     /// Open the namespace file (keeps the namespace alive while open).
     pub fn open(&self) -> Result<File> {
         let path = self.path();

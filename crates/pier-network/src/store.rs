@@ -132,9 +132,12 @@ pub struct EndpointRecord {
     /// Published ports (host port already chosen).
     #[serde(default)]
     pub ports: Vec<PortMapping>,
-    /// The netns path used at attach time (diagnostics; pids are reused, so
-    /// pierd must not trust it blindly after a restart).
+    /// The netns path used at attach time. Pids are reused, so it is only
+    /// trusted while the namespace behind it still has inode `netns_inode`.
     pub netns: Option<PathBuf>,
+    /// Identity (inode of the nsfs file) of the namespace at attach time.
+    #[serde(default)]
+    pub netns_inode: Option<u64>,
 }
 
 /// How [`NetworkStore::open`] sets up the predefined networks.

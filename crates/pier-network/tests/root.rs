@@ -108,7 +108,7 @@ async fn bridge_ping_isolation_and_orderly_teardown() {
             );
             times.push(t.elapsed());
         }
-        eprintln!("FIGURE connect (veth+addr+route+lo, embedded DNS listener): {times:?}");
+        eprintln!("FIGURE connect, user network (veth+addr+route+lo + DNS listener via in-netns DNAT): {times:?}");
         let (e1, e2, e3) = (&eps[0].record, &eps[1].record, &eps[2].record);
         let gw_a = a.ipam.unwrap().gateway;
         assert_eq!(e1.gateway, Some(gw_a));
@@ -156,7 +156,11 @@ async fn bridge_ping_isolation_and_orderly_teardown() {
             net.disconnect_all(&e.container_id).await.unwrap();
         }
         net.remove_network("neta").await.unwrap();
-        net.remove_network("netb").await.unwrap();
+        assert_eq!(
+            net.prune_networks(&|_| false).await.unwrap(),
+            vec!["netb".to_string()]
+        );
+        assert_eq!(net.list_networks().len(), 3, "bridge, host, none stay");
         // Orderly teardown alone (no cleanup_all) leaves nothing behind.
         let after = snapshot();
         assert!(!after.links.contains(&env.bridge_name("a")));
@@ -311,6 +315,29 @@ async fn published_ports_reach_the_container() {
         let target = SocketAddr::from((hip.parse::<Ipv4Addr>().unwrap(), p));
         let got = in_netns(&outside.r(), move || fetch(target)).await.unwrap();
         assert_eq!(got.unwrap(), "hello\n");
+        // Hairpin: the container itself and a neighbour reach the published
+        // port through the host's address.
+        let target = SocketAddr::from((gw, p));
+        assert_eq!(
+            in_netns(&c1.r(), move || fetch(target))
+                .await
+                .unwrap()
+                .unwrap(),
+            "hello\n"
+        );
+        let c3 = Ns::new();
+        let e3 = connect(&net, "web", &cid(), "web4", &c3, &[], &[])
+            .await
+            .unwrap()
+            .record;
+        assert_eq!(
+            in_netns(&c3.r(), move || fetch(target))
+                .await
+                .unwrap()
+                .unwrap(),
+            "hello\n"
+        );
+        net.disconnect("web", &e3.container_id).await.unwrap();
         // A port taken by someone else: Docker's error, and nothing half-done.
         let holder = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
         let q = holder.local_addr().unwrap().port();
@@ -523,6 +550,25 @@ async fn embedded_dns_is_scoped_per_network() {
             ResponseCode::ServFail,
             "fake upstream has no TCP"
         );
+        // Docker's DNAT trick: port 53 stays free for the container's own
+        // DNS server, and queries to 127.0.0.11:53 still reach us.
+        let own53 = in_netns(&n2.r(), || {
+            let u = std::net::UdpSocket::bind("0.0.0.0:53")?;
+            let t = std::net::TcpListener::bind("0.0.0.0:53")?;
+            Ok::<_, std::io::Error>((u, t))
+        })
+        .await
+        .unwrap();
+        assert!(own53.is_ok(), "container cannot bind :53: {own53:?}");
+        assert_eq!(
+            dns_query(&n2, "alpha", false).await,
+            (ResponseCode::NoError, vec![e1.ip])
+        );
+        assert_eq!(
+            dns_query(&n2, "alpha", true).await,
+            (ResponseCode::NoError, vec![e1.ip])
+        );
+        drop(own53);
         // A real client: busybox nslookup against 127.0.0.11.
         let o = n2.exec(&["busybox", "nslookup", "alpha", "127.0.0.11"]);
         let out = String::from_utf8_lossy(&o.stdout);
@@ -554,7 +600,9 @@ async fn restart_keeps_addresses_ports_and_names() {
     let env = Env::new();
     let before = snapshot();
     {
-        let cfg = env.config(vec![]);
+        let mut cfg = env.config(vec![]);
+        // The other DNS mode: 127.0.0.11:53 bound directly.
+        cfg.dns_dnat = false;
         let (n1, n2, n3) = (Ns::new(), Ns::new(), Ns::new());
         serve_hello(&n1).await;
         let (id1, id3) = (cid(), cid());
@@ -655,6 +703,20 @@ async fn cleanup_after_crash_removes_everything() {
             .record;
         assert_eq!(e.ifname, "eth1");
         assert!(snapshot().links.contains(&format!("{}d", env.instance)));
+        // The default bridge has no embedded DNS: interfaces only (its
+        // first connect above also created the bridge).
+        let n4 = Ns::new();
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let id = cid();
+            let t = Instant::now();
+            connect(&net, "bridge", &id, "d", &n4, &[], &[])
+                .await
+                .unwrap();
+            times.push(t.elapsed());
+            net.disconnect_all(&id).await.unwrap();
+        }
+        eprintln!("FIGURE connect, default bridge (veth+addr+route+lo): {times:?}");
         // "kill -9": nothing is torn down.
         std::mem::forget(net);
         let report = pier_network::cleanup_all(&env.instance).await.unwrap();
@@ -731,6 +793,14 @@ async fn macvlan_and_none() {
             .to_string();
         assert!(lo.contains("\"UP\""), "{lo}");
         assert!(net.connect("host", &req).await.unwrap().is_none());
+        // Our own namespace is never mistaken for a container's.
+        let me = pier_network::NetnsRef::Pid(std::process::id());
+        let req = ConnectRequest { netns: &me, ..req };
+        let err = net.connect("mv", &req).await.unwrap_err();
+        assert!(
+            err.to_string().contains("host's own network namespace"),
+            "{err}"
+        );
         net.disconnect_all(&e1.container_id).await.unwrap();
         net.remove_network("mv").await.unwrap();
     }

@@ -108,6 +108,7 @@ fn create_rules() {
             dns_names: vec![],
             ports: vec![],
             netns: None,
+            netns_inode: None,
         },
     )
     .unwrap();

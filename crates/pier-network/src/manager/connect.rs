@@ -38,6 +38,14 @@ impl Networking {
         let started = Instant::now();
         let _g = self.op.lock().await;
         let rec = self.store.get(network)?;
+        if rec.driver != Driver::Host && req.netns.is_host() {
+            return Err(NetError::invalid(format!(
+                "refusing to attach {} to network {}: {} is the host's own network namespace",
+                req.container_name,
+                rec.name,
+                req.netns.path().display()
+            )));
+        }
         match rec.driver {
             Driver::Host => return Ok(None),
             Driver::Null => {
@@ -156,6 +164,7 @@ impl Networking {
             dns_names,
             ports: Vec::new(),
             netns: Some(req.netns.path()),
+            netns_inode: req.netns.inode().ok(),
         };
         let res = self.finish_connect(rec, &mut ep, req).await;
         if let Err(e) = res {
@@ -215,7 +224,11 @@ impl Networking {
         if lock(&self.listeners).contains_key(container_id) {
             return Ok(());
         }
-        let l = self.dns.listen_in_netns(container_id, ns).await?;
+        let l = if self.cfg.dns_dnat {
+            self.dns.listen_in_netns_dnat(container_id, ns).await?
+        } else {
+            self.dns.listen_in_netns(container_id, ns).await?
+        };
         lock(&self.listeners).insert(container_id.to_string(), l);
         Ok(())
     }
@@ -223,8 +236,16 @@ impl Networking {
     async fn unlink(&self, rec: &NetworkRecord, ep: &EndpointRecord) {
         let res = match (&ep.host_ifname, &ep.netns) {
             (Some(host), _) => self.links.detach(host).await,
-            (None, Some(ns)) if ns.exists() => {
-                bridge::delete_inside(&NetnsRef::Path(ns.clone()), &ep.ifname).await
+            // Only into the very namespace we attached to: a reused pid in
+            // /proc/<pid>/ns/net could point at someone else's (or ours).
+            (None, Some(ns)) => {
+                let r = NetnsRef::Path(ns.clone());
+                match (r.inode().ok(), ep.netns_inode) {
+                    (Some(now), Some(then)) if now == then && !r.is_host() => {
+                        bridge::delete_inside(&r, &ep.ifname).await
+                    }
+                    _ => Ok(()),
+                }
             }
             _ => Ok(()),
         };

@@ -51,6 +51,10 @@ pub struct NetConfig {
     pub resolv_conf: PathBuf,
     /// Overrides the upstreams read from `resolv_conf` (tests).
     pub dns_upstreams: Option<Vec<SocketAddr>>,
+    /// Reach the embedded DNS through a DNAT rule inside each container
+    /// (Docker's way, leaves port 53 free for the container; one `nft` run
+    /// per container) instead of binding 127.0.0.11:53 directly.
+    pub dns_dnat: bool,
 }
 
 impl NetConfig {
@@ -65,6 +69,7 @@ impl NetConfig {
             pools: ipam::default_pools(),
             resolv_conf: PathBuf::from("/etc/resolv.conf"),
             dns_upstreams: None,
+            dns_dnat: true,
         }
     }
 }
@@ -349,6 +354,31 @@ impl Networking {
         }
         info!(name = %rec.name, "network removed");
         Ok(())
+    }
+
+    /// `POST /networks/prune`: remove user networks without endpoints for
+    /// which `keep` is false (pierd applies the `until`/`label` filters).
+    /// Returns the removed networks' names.
+    pub async fn prune_networks(
+        &self,
+        keep: &dyn Fn(&NetworkRecord) -> bool,
+    ) -> Result<Vec<String>> {
+        let candidates: Vec<NetworkRecord> = self
+            .store
+            .list()
+            .into_iter()
+            .filter(|r| !r.predefined && r.endpoints.is_empty() && !keep(r))
+            .collect();
+        let mut removed = Vec::new();
+        for rec in candidates {
+            match self.remove_network(&rec.id).await {
+                Ok(()) => removed.push(rec.name),
+                // Got an endpoint meanwhile: not unused any more.
+                Err(NetError::ActiveEndpoints { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(removed)
     }
 
     /// `GET /networks/{id}`.
