@@ -283,6 +283,15 @@ impl Client {
 
     /// A hijacked connection (`Connection: Upgrade`, `Upgrade: tcp`, 101).
     pub async fn hijack(&self, path: &str) -> Result<hyper::upgrade::Upgraded, ClientError> {
+        self.hijack_with(path, None).await
+    }
+
+    /// A hijacked connection whose request carries a JSON body (exec start).
+    pub async fn hijack_with(
+        &self,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<hyper::upgrade::Upgraded, ClientError> {
         let io = self.connect().await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
@@ -290,7 +299,15 @@ impl Client {
         tokio::spawn(async move {
             let _ = conn.with_upgrades().await;
         });
-        let mut req = self.request(Method::POST, path, empty(), Some("text/plain"));
+        let mut req = match body {
+            Some(b) => self.request(
+                Method::POST,
+                path,
+                full(serde_json::to_vec(b).unwrap_or_default()),
+                Some("application/json"),
+            ),
+            None => self.request(Method::POST, path, empty(), Some("text/plain")),
+        };
         req.headers_mut().insert(
             "Connection",
             hyper::header::HeaderValue::from_static("Upgrade"),

@@ -19,7 +19,15 @@ use cli::{Cli, Cmd, ContainerCmd, ImageCmd, SystemCmd};
 use commands::{container, image, system, CmdError, CmdResult, Ctx, BIN};
 
 fn main() {
-    let argv: Vec<String> = std::env::args().collect();
+    // A bug must not leave the user's terminal in raw mode.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tty::restore();
+        default_hook(info);
+    }));
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let code = match real_main(&argv) {
         Ok(()) => 0,
         Err(e) => {
@@ -104,6 +112,14 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
         Cmd::History(a) => image::history::run(&c(&["history"]), a).await,
         Cmd::Version(a) => system::version::run(&c(&["version"]), a).await,
         Cmd::Info(a) => system::info::run(&c(&["info"]), a).await,
+        Cmd::Exec(a) => container::exec::exec(&c(&["exec"]), a).await,
+        Cmd::Attach(a) => container::exec::attach(&c(&["attach"]), a).await,
+        Cmd::Restart(a) => container::manage::restart(&c(&["restart"]), a).await,
+        Cmd::Rename(a) => container::manage::rename(&c(&["rename"]), a).await,
+        Cmd::Pause(a) => container::manage::pause(&c(&["pause"]), a, "pause").await,
+        Cmd::Unpause(a) => container::manage::pause(&c(&["unpause"]), a, "unpause").await,
+        Cmd::Port(a) => container::manage::port(&c(&["port"]), a).await,
+        Cmd::Pull(a) => image::pull::run(&c(&["pull"]), a).await,
         Cmd::Container { cmd } => match cmd {
             None => {
                 print_help(&["container"]);
@@ -132,6 +148,27 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
             Some(ContainerCmd::Wait(a)) => {
                 container::lifecycle::wait(&c(&["container", "wait"]), a).await
             }
+            Some(ContainerCmd::Exec(a)) => {
+                container::exec::exec(&c(&["container", "exec"]), a).await
+            }
+            Some(ContainerCmd::Attach(a)) => {
+                container::exec::attach(&c(&["container", "attach"]), a).await
+            }
+            Some(ContainerCmd::Restart(a)) => {
+                container::manage::restart(&c(&["container", "restart"]), a).await
+            }
+            Some(ContainerCmd::Rename(a)) => {
+                container::manage::rename(&c(&["container", "rename"]), a).await
+            }
+            Some(ContainerCmd::Pause(a)) => {
+                container::manage::pause(&c(&["container", "pause"]), a, "pause").await
+            }
+            Some(ContainerCmd::Unpause(a)) => {
+                container::manage::pause(&c(&["container", "unpause"]), a, "unpause").await
+            }
+            Some(ContainerCmd::Port(a)) => {
+                container::manage::port(&c(&["container", "port"]), a).await
+            }
             Some(ContainerCmd::Inspect(a)) => {
                 let x = c(&["container", "inspect"]);
                 x.require_min(&a.names, 1)?;
@@ -157,6 +194,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
             Some(ImageCmd::Tag(a)) => image::remove::tag(&c(&["image", "tag"]), a).await,
             Some(ImageCmd::Rm(a)) => image::remove::rmi(&c(&["image", "rm"]), a).await,
             Some(ImageCmd::History(a)) => image::history::run(&c(&["image", "history"]), a).await,
+            Some(ImageCmd::Pull(a)) => image::pull::run(&c(&["image", "pull"]), a).await,
             Some(ImageCmd::Inspect(a)) => {
                 let x = c(&["image", "inspect"]);
                 x.require_min(&a.names, 1)?;

@@ -142,6 +142,36 @@ impl Reference {
         })
     }
 
+    /// docker's error text for a reference [`Reference::parse`] rejects.
+    pub fn parse_error(s: &str) -> String {
+        if s.len() == 64
+            && s.bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            return format!(
+                "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
+            );
+        }
+        let lower = s.to_ascii_lowercase();
+        if lower != s && Reference::parse(&lower).is_some() {
+            let name = s.split(['@']).next().unwrap_or(s);
+            let last_slash = name.rfind('/').map(|p| p + 1).unwrap_or(0);
+            let name = match name[last_slash..].rfind(':') {
+                Some(p) => &name[..last_slash + p],
+                None => name,
+            };
+            let full = match name.split_once('/') {
+                Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => {
+                    name.to_string()
+                }
+                Some(_) => name.to_string(),
+                None => format!("library/{name}"),
+            };
+            return format!("invalid reference format: repository name ({full}) must be lowercase");
+        }
+        "invalid reference format".to_string()
+    }
+
     /// Fully qualified name without tag or digest.
     pub fn name(&self) -> String {
         format!("{}/{}", self.domain, self.path)
@@ -219,6 +249,15 @@ mod tests {
             .familiar_without_digest(),
             "busybox"
         );
+    }
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(
+            Reference::parse_error("UPPER"),
+            "invalid reference format: repository name (library/UPPER) must be lowercase"
+        );
+        assert_eq!(Reference::parse_error("a:b:c"), "invalid reference format");
     }
 
     #[test]

@@ -50,6 +50,26 @@ pub fn set_raw_stdin() -> std::io::Result<()> {
     Ok(())
 }
 
+/// With raw mode on and signals not proxied, a terminating signal must
+/// still give the terminal back before the process goes.
+pub fn restore_on_signals() {
+    use tokio::signal::unix::{signal, SignalKind};
+    for (kind, num) in [
+        (SignalKind::terminate(), 15),
+        (SignalKind::hangup(), 1),
+        (SignalKind::interrupt(), 2),
+        (SignalKind::quit(), 3),
+    ] {
+        if let Ok(mut s) = signal(kind) {
+            tokio::spawn(async move {
+                if s.recv().await.is_some() {
+                    exit(128 + num);
+                }
+            });
+        }
+    }
+}
+
 /// Restores the terminal if raw mode was set; safe to call repeatedly.
 pub fn restore() {
     let saved = SAVED.lock().ok().and_then(|mut s| s.take());

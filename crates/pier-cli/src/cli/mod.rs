@@ -96,6 +96,22 @@ pub enum Cmd {
     Version(VersionArgs),
     /// Display system-wide information
     Info(InfoArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -137,6 +153,20 @@ pub enum ContainerCmd {
     Wait(WaitArgs),
     /// Display detailed information on one or more containers
     Inspect(ObjectInspectArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +189,8 @@ pub enum ImageCmd {
     History(HistoryArgs),
     /// Display detailed information on one or more images
     Inspect(ObjectInspectArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +222,14 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["rmi"] | ["image", "rm"] => "[OPTIONS] IMAGE [IMAGE...]",
         ["history"] | ["image", "history"] => "[OPTIONS] IMAGE",
         ["version"] => "[OPTIONS]",
+        ["exec"] | ["container", "exec"] => "[OPTIONS] CONTAINER COMMAND [ARG...]",
+        ["attach"] | ["container", "attach"] => "[OPTIONS] CONTAINER",
+        ["restart"] | ["container", "restart"] => "[OPTIONS] CONTAINER [CONTAINER...]",
+        ["rename"] | ["container", "rename"] => "CONTAINER NEW_NAME",
+        ["pause"] | ["container", "pause"] => "CONTAINER [CONTAINER...]",
+        ["unpause"] | ["container", "unpause"] => "CONTAINER [CONTAINER...]",
+        ["port"] | ["container", "port"] => "CONTAINER [PRIVATE_PORT[/PROTO]]",
+        ["pull"] | ["image", "pull"] => "[OPTIONS] NAME[:TAG|@DIGEST]",
         ["info"] | ["system", "info"] => "[OPTIONS]",
         ["container"] | ["image"] | ["system"] => "COMMAND",
         _ => return None,

@@ -53,11 +53,8 @@ pub async fn pull_image(
     quiet: bool,
     platform: Option<&str>,
 ) -> Result<(), CreateError> {
-    let r = Reference::parse(image).ok_or_else(|| {
-        CreateError::Other(format!(
-            "invalid reference format: repository name ({image}) must be lowercase"
-        ))
-    })?;
+    let r =
+        Reference::parse(image).ok_or_else(|| CreateError::Other(Reference::parse_error(image)))?;
     let tag = r
         .digest
         .clone()
@@ -106,6 +103,14 @@ pub async fn create_container(
     image: &str,
 ) -> Result<String, CreateError> {
     let named = Reference::parse(image);
+    // reference.ParseAnyReference: a name, a full ID or a digest.
+    let is_id = (image.len() == 64 && image.bytes().all(|c| c.is_ascii_hexdigit()))
+        || image
+            .strip_prefix("sha256:")
+            .is_some_and(|h| h.len() == 64 && h.bytes().all(|c| c.is_ascii_hexdigit()));
+    if named.is_none() && !is_id {
+        return Err(CreateError::Other(Reference::parse_error(image)));
+    }
     if let Some(cid) = &flags.opts.cidfile {
         if std::path::Path::new(cid).exists() {
             return Err(CreateError::Other(format!(

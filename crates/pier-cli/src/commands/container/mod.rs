@@ -2,9 +2,11 @@
 
 pub mod config;
 pub mod create;
+pub mod exec;
 pub mod lifecycle;
 pub mod list;
 pub mod logs;
+pub mod manage;
 pub mod opts;
 pub mod run;
 pub mod session;

@@ -91,6 +91,8 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> CmdResult {
     }
     if a.sig_proxy.unwrap_or(true) {
         session::forward_signals(&ctx.client, &id);
+    } else if cfg.tty && cfg.attach_stdin {
+        tty::restore_on_signals();
     }
 
     // The wait is registered while the attach connects (both before start).
@@ -135,7 +137,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> CmdResult {
         return Err(start_error(e));
     }
     if cfg.tty && tty::stdout_is_terminal() {
-        session::monitor_tty_size(&ctx.client, &id);
+        session::monitor_tty_size(&ctx.client, session::container_resize(&id));
     }
 
     tokio::select! {

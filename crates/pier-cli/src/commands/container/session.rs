@@ -69,7 +69,17 @@ pub fn wait_exit_or_removed(client: &Client, id: &str, remove: bool) -> Wait {
     }
 }
 
-async fn resize(client: &Client, id: &str) -> bool {
+/// The resize endpoint of a container or an exec instance.
+pub fn container_resize(id: &str) -> String {
+    format!("/containers/{}/resize", encode(id))
+}
+
+pub fn exec_resize(id: &str) -> String {
+    format!("/exec/{}/resize", encode(id))
+}
+
+/// Resizes to the local terminal's size plus `extra` rows and columns.
+pub async fn resize_to_terminal(client: &Client, base: &str, extra: u16) -> bool {
     let Some((h, w)) = tty::size(1) else {
         return true;
     };
@@ -77,17 +87,21 @@ async fn resize(client: &Client, id: &str) -> bool {
         return true;
     }
     let path = Query::new()
-        .add("h", h.to_string())
-        .add("w", w.to_string())
-        .path(&format!("/containers/{}/resize", encode(id)));
+        .add("h", (h + extra).to_string())
+        .add("w", (w + extra).to_string())
+        .path(base);
     client.post(&path).await.is_ok()
+}
+
+async fn resize(client: &Client, base: &str) -> bool {
+    resize_to_terminal(client, base, 0).await
 }
 
 /// docker's `MonitorTtySize`: an initial resize (retried a few times while
 /// the container starts) and one on every SIGWINCH.
-pub fn monitor_tty_size(client: &Client, id: &str) {
+pub fn monitor_tty_size(client: &Client, resize_path: String) {
     let client = client.clone();
-    let id = id.to_string();
+    let id = resize_path;
     tokio::spawn(async move {
         if !resize(&client, &id).await {
             let mut ok = false;

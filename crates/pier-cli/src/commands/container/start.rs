@@ -59,6 +59,8 @@ pub async fn run(ctx: &Ctx, a: StartArgs) -> CmdResult {
         .unwrap_or(false);
     if !is_tty {
         session::forward_signals(&ctx.client, &id);
+    } else {
+        tty::restore_on_signals();
     }
     let stdin = a.interactive && open_stdin;
     let path = Query::new()
@@ -96,7 +98,7 @@ pub async fn run(ctx: &Ctx, a: StartArgs) -> CmdResult {
         return Err(e.into());
     }
     if is_tty && tty::stdout_is_terminal() {
-        session::monitor_tty_size(&ctx.client, &id);
+        session::monitor_tty_size(&ctx.client, session::container_resize(&id));
     }
     let r = attach_task.await;
     tty::restore();

@@ -2,5 +2,6 @@
 
 pub mod history;
 pub mod list;
+pub mod pull;
 pub mod remove;
 pub mod transfer;

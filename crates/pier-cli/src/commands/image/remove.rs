@@ -19,13 +19,7 @@ pub async fn tag(ctx: &Ctx, a: TagArgs) -> CmdResult {
         ));
     }
     let Some(r) = Reference::parse(target) else {
-        let why = if target.bytes().any(|c| c.is_ascii_uppercase()) {
-            "invalid reference format: repository name (library/".to_string()
-                + target
-                + ") must be lowercase"
-        } else {
-            "invalid reference format".to_string()
-        };
+        let why = Reference::parse_error(target);
         return Err(CmdError::new(
             1,
             format!("Error parsing reference: {target:?} is not a valid repository/tag: {why}"),

@@ -259,7 +259,7 @@ pub async fn import(ctx: &Ctx, a: ImportArgs) -> CmdResult {
     };
     if let Some(r) = &reference {
         if Reference::parse(r).is_none() {
-            return Err(CmdError::new(1, "invalid reference format"));
+            return Err(CmdError::new(1, Reference::parse_error(r)));
         }
     }
     let mut q = Query::new()
