@@ -3,6 +3,8 @@
 //! IDs, Go time strings, indented JSON).
 
 pub mod container;
+#[cfg(test)]
+mod fixtures;
 pub mod gotime;
 pub mod history;
 pub mod image;

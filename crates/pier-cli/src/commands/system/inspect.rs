@@ -103,29 +103,48 @@ pub async fn inspect(
     size: bool,
 ) -> CmdResult {
     let format = format.unwrap_or("");
-    let tmpl = if format.is_empty() || format == "json" {
-        None
-    } else {
-        Some(
-            Template::parse(format)
-                .map_err(|e| CmdError::new(64, format!("template parsing error: {e}")))?,
-        )
-    };
-    let mut errs = Vec::new();
-    let mut raws: Vec<Bytes> = Vec::new();
-    let mut buffer = String::new();
+    let tmpl = parse_format(format)?;
+    let mut found = Vec::with_capacity(names.len());
     for name in names {
-        let raw = match get_ref(ctx, kind, name, size).await {
+        found.push(get_ref(ctx, kind, name, size).await);
+    }
+    let (out, errs) = render(&found, format, tmpl.as_ref());
+    output::out_bytes(&out);
+    CmdError::join(errs)
+}
+
+/// The template for `--format`, if it is one (not empty, not `json`).
+pub fn parse_format(format: &str) -> Result<Option<Template>, CmdError> {
+    if format.is_empty() || format == "json" {
+        return Ok(None);
+    }
+    Template::parse(format)
+        .map(Some)
+        .map_err(|e| CmdError::new(64, format!("template parsing error: {e}")))
+}
+
+/// What docker's inspectors print for the objects found (stdout bytes) and
+/// the errors to report.
+pub fn render(
+    found: &[Result<Bytes, String>],
+    format: &str,
+    tmpl: Option<&Template>,
+) -> (Vec<u8>, Vec<String>) {
+    let mut errs = Vec::new();
+    let mut raws: Vec<&Bytes> = Vec::new();
+    let mut buffer = String::new();
+    for r in found {
+        let raw = match r {
             Ok(r) => r,
             Err(e) => {
-                errs.push(e);
+                errs.push(e.clone());
                 continue;
             }
         };
-        match &tmpl {
+        match tmpl {
             None => raws.push(raw),
             Some(t) => {
-                let v = match crate::format::template::value::parse_json(&raw) {
+                let v = match crate::format::template::value::parse_json(raw) {
                     Ok(v) => v,
                     Err(e) => {
                         errs.push(format!("unable to read inspect data: {e}"));
@@ -143,27 +162,36 @@ pub async fn inspect(
         }
     }
     if tmpl.is_some() {
-        output::out(if buffer.is_empty() { "\n" } else { &buffer });
-    } else if raws.is_empty() {
-        output::out("[]\n");
-    } else {
-        let mut all = Vec::with_capacity(raws.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
-        all.push(b'[');
-        for (i, r) in raws.iter().enumerate() {
-            if i > 0 {
-                all.push(b',');
-            }
-            all.extend_from_slice(r);
+        if buffer.is_empty() {
+            buffer.push('\n');
         }
-        all.push(b']');
-        let mut out = if format == "json" {
-            json::compact(&all)
-        } else {
-            json::indent(&all, "    ")
-        }
-        .map_err(|e| CmdError::new(1, e.to_string()))?;
-        out.push(b'\n');
-        output::out_bytes(&out);
+        return (buffer.into_bytes(), errs);
     }
-    CmdError::join(errs)
+    if raws.is_empty() {
+        return (b"[]\n".to_vec(), errs);
+    }
+    let mut all = Vec::with_capacity(raws.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+    all.push(b'[');
+    for (i, r) in raws.iter().enumerate() {
+        if i > 0 {
+            all.push(b',');
+        }
+        all.extend_from_slice(r);
+    }
+    all.push(b']');
+    let formatted = if format == "json" {
+        json::compact(&all)
+    } else {
+        json::indent(&all, "    ")
+    };
+    match formatted {
+        Ok(mut out) => {
+            out.push(b'\n');
+            (out, errs)
+        }
+        Err(e) => {
+            errs.push(e.to_string());
+            (Vec::new(), errs)
+        }
+    }
 }

@@ -101,9 +101,9 @@ pub fn zero_field(name: &str) -> Option<Value> {
         "SizeRootFs",
     ];
     if LISTS.contains(&name) {
-        Some(Value::from(Vec::new()))
+        Some(Value::NilList)
     } else if MAPS.contains(&name) {
-        Some(Value::from(Object::new(ObjKind::Map, "map[string]string")))
+        Some(Value::NilMap)
     } else if PTRS.contains(&name) {
         Some(Value::Nil)
     } else {

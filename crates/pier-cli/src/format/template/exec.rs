@@ -153,7 +153,7 @@ impl<'a> Exec<'a> {
                 .map(|(k, x)| (Value::Str(k.clone()), x.clone()))
                 .collect(),
             Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
-            Value::Nil | Value::Invalid => Vec::new(),
+            Value::Nil | Value::Invalid | Value::NilList | Value::NilMap => Vec::new(),
             other => {
                 return Err(At {
                     pos: c.pipe.pos,
@@ -342,6 +342,9 @@ impl<'a> Exec<'a> {
                         .filter(|_| from_daemon && o.kind == ObjKind::Struct)
                 };
                 match found {
+                    Some(Value::Nil) if from_daemon && o.kind == ObjKind::Struct => {
+                        Ok(super::value::zero_field(name).unwrap_or(Value::Nil))
+                    }
                     Some(v) => {
                         Ok(super::value::go_time_field(name, v).unwrap_or_else(|| v.clone()))
                     }
@@ -356,7 +359,7 @@ impl<'a> Exec<'a> {
                     )),
                 }
             }
-            Value::Invalid => Ok(Value::Invalid),
+            Value::Invalid | Value::NilMap => Ok(Value::Invalid),
             Value::Nil => Err(at(
                 node,
                 format!("nil pointer evaluating interface {{}}.{name}"),

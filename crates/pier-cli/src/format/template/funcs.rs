@@ -83,7 +83,9 @@ fn compare(a: &Value, b: &Value) -> Result<Option<std::cmp::Ordering>, String> {
                 None
             }
         }
-        (Nil | Invalid, Nil | Invalid) => Some(std::cmp::Ordering::Equal),
+        (Nil | Invalid | NilList | NilMap, Nil | Invalid | NilList | NilMap) => {
+            Some(std::cmp::Ordering::Equal)
+        }
         (Nil | Invalid, _) | (_, Nil | Invalid) => None,
         (List(_), _) | (_, List(_)) | (Obj(_), _) | (_, Obj(_)) => {
             return Err("non-comparable type".into())
@@ -147,6 +149,7 @@ fn index(args: &[Value]) -> Result<Value, String> {
                 }
                 None => Value::Invalid,
             },
+            (Value::NilMap, Value::Str(_)) => Value::Str(String::new()),
             (Value::Nil | Value::Invalid, _) => return Err("index of untyped nil".into()),
             (Value::Obj(_), other) => {
                 return Err(format!(
@@ -256,6 +259,7 @@ pub fn basic() -> Funcs {
             Value::Str(s) => s.len() as i64,
             Value::List(l) => l.len() as i64,
             Value::Obj(o) if o.kind == ObjKind::Map => o.fields.len() as i64,
+            Value::NilList | Value::NilMap => 0,
             other => return Err(format!("len of type {}", other.type_name())),
         }))
     });
@@ -316,7 +320,7 @@ pub fn basic() -> Funcs {
                     .collect::<Result<_, _>>()?;
                 Ok(Value::Str(parts.join(&sep)))
             }
-            Value::Nil | Value::Invalid => Ok(Value::Str(String::new())),
+            Value::Nil | Value::Invalid | Value::NilList => Ok(Value::Str(String::new())),
             other => Err(format!(
                 "wrong type for value; expected []string; got {}",
                 other.type_name()

@@ -139,7 +139,8 @@ mod tests {
         assert_eq!(run("{{.Config.Cmd}}", d.clone()), "[sh -c x]");
         assert_eq!(run("{{.Config.Labels}}", d.clone()), "map[a:1 b:2]");
         assert_eq!(run("{{.Config.Labels.zz}}", d.clone()), "<no value>");
-        assert_eq!(run("{{.Config.Entrypoint}}", d.clone()), "<nil>");
+        assert_eq!(run("{{.Config.Entrypoint}}", d.clone()), "[]");
+        assert_eq!(run("{{json .Config.Entrypoint}}", d.clone()), "null");
         assert_eq!(run("{{json .Config.Cmd}}", d.clone()), r#"["sh","-c","x"]"#);
         assert_eq!(run(r#"{{join .Config.Cmd " "}}"#, d.clone()), "sh -c x");
         assert_eq!(run(r#"{{index .Config.Labels "a"}}"#, d.clone()), "1");

@@ -46,6 +46,8 @@ fn is_print(c: char) -> bool {
 fn go_type(v: &Value) -> &str {
     match v {
         Value::Invalid | Value::Nil => "<nil>",
+        Value::NilList => "[]string",
+        Value::NilMap => "map[string]string",
         Value::Bool(_) => "bool",
         Value::Int(_) => "int",
         Value::Float(_) => "float64",
@@ -206,7 +208,9 @@ fn format_one(verb: char, v: &Value, spec: &Spec) -> String {
                 };
                 pad(s, spec, false)
             }
-            Value::List(_) | Value::Obj(_) => pad(v.to_go_string(), spec, false),
+            Value::List(_) | Value::Obj(_) | Value::NilList | Value::NilMap => {
+                pad(v.to_go_string(), spec, false)
+            }
             _ => bad_verb(verb, v),
         },
         'q' => match v {

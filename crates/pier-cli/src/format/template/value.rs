@@ -88,8 +88,12 @@ impl std::fmt::Debug for Object {
 pub enum Value {
     /// Go's invalid `reflect.Value` (a missing map key): prints `<no value>`.
     Invalid,
-    /// A nil pointer, slice, map or interface (JSON `null`): prints `<nil>`.
+    /// A nil pointer or interface (JSON `null`): prints `<nil>`.
     Nil,
+    /// A nil slice of docker's Go types: prints `[]`, marshals as `null`.
+    NilList,
+    /// A nil map of docker's Go types: prints `map[]`, marshals as `null`.
+    NilMap,
     Bool(bool),
     Int(i64),
     Float(f64),
@@ -139,7 +143,7 @@ impl Value {
     /// Go's `isTrue`.
     pub fn truth(&self) -> bool {
         match self {
-            Value::Invalid | Value::Nil => false,
+            Value::Invalid | Value::Nil | Value::NilList | Value::NilMap => false,
             Value::Bool(b) => *b,
             Value::Int(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
@@ -154,6 +158,8 @@ impl Value {
         match self {
             Value::Invalid => "<nil>",
             Value::Nil => "<nil>",
+            Value::NilList => "[]string",
+            Value::NilMap => "map[string]string",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Float(_) => "float64",
@@ -181,6 +187,8 @@ impl Value {
         match self {
             Value::Invalid => out.push_str("<no value>"),
             Value::Nil => out.push_str("<nil>"),
+            Value::NilList => out.push_str("[]"),
+            Value::NilMap => out.push_str("map[]"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Int(i) => {
                 let _ = write!(out, "{i}");
@@ -218,6 +226,9 @@ impl Value {
                         }
                         match go_time_field(k, v) {
                             Some(t) => t.write_go(out),
+                            None if matches!(v, Value::Nil) => {
+                                zero_field(k).unwrap_or(Value::Nil).write_go(out)
+                            }
                             None => v.write_go(out),
                         }
                     }
@@ -236,7 +247,7 @@ impl Value {
 
     fn write_json(&self, out: &mut String, html: bool) {
         match self {
-            Value::Invalid | Value::Nil => out.push_str("null"),
+            Value::Invalid | Value::Nil | Value::NilList | Value::NilMap => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Int(i) => {
                 let _ = write!(out, "{i}");
