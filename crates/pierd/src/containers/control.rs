@@ -225,11 +225,38 @@ pub fn remove_container_dir(dir: &Path) -> Result<(), ContainerError> {
             )));
         }
     }
-    match std::fs::remove_dir_all(dir) {
+    // Renamed out of the way first (one syscall), deleted afterwards off
+    // the request path: `wait?condition=removed` (every `run --rm`) need
+    // not wait for the RW layer to be deleted. Leftovers of a crash are
+    // deleted when pierd starts.
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let trash = dir.with_file_name(format!("{TRASH_PREFIX}{name}"));
+    match std::fs::rename(dir, &trash) {
+        Ok(()) => {
+            let delete = move || {
+                if let Err(e) = std::fs::remove_dir_all(&trash) {
+                    tracing::warn!("removing {}: {e}", trash.display());
+                }
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) => drop(h.spawn_blocking(delete)),
+                Err(_) => delete(),
+            }
+            Ok(())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        r => r.ctx(|| format!("removing {}", dir.display())),
+        Err(_) => match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r.ctx(|| format!("removing {}", dir.display())),
+        },
     }
 }
+
+/// Prefix of container directories being deleted.
+pub const TRASH_PREFIX: &str = ".removing-";
 
 fn is_mount_point(path: &Path, parent: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -300,5 +327,33 @@ pub async fn resize(c: &Arc<Container>, h: u16, w: u16) -> Result<(), ContainerE
             .await
             .map_err(|e| ContainerError::Runtime(format!("cannot resize: {e}"))),
         None => Err(ContainerError::NotRunning(c.id.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_dir_is_removed_and_trash_is_skipped_on_load() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("c".repeat(64));
+        std::fs::create_dir_all(dir.join("diff/a/b")).unwrap();
+        std::fs::write(dir.join("diff/a/b/f"), "x").unwrap();
+        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+        remove_container_dir(&dir).unwrap();
+        assert!(!dir.exists());
+        // Outside a runtime the trash is deleted at once.
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+        // A crash mid-delete leaves trash that load() cleans up.
+        let trash = root.path().join(format!("{TRASH_PREFIX}x"));
+        std::fs::create_dir_all(&trash).unwrap();
+        let s = crate::containers::ContainerStore::load(root.path()).unwrap();
+        assert!(s.list().is_empty());
+        assert!(!trash.exists());
+        assert_eq!(
+            WaitCondition::parse(Some("bogus")).unwrap_err().to_string(),
+            "invalid condition: \"bogus\""
+        );
     }
 }

@@ -175,6 +175,15 @@ impl ContainerStore {
         let entries = fs::read_dir(root).ctx(|| format!("reading {}", root.display()))?;
         for entry in entries.flatten() {
             let dir = entry.path();
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(super::control::TRASH_PREFIX)
+            {
+                // A removal cut short by a crash.
+                let _ = fs::remove_dir_all(&dir);
+                continue;
+            }
             let file = dir.join("container.json");
             let rec: ContainerRecord = match fs::read(&file)
                 .map_err(|e| e.to_string())
