@@ -172,6 +172,19 @@ impl Client {
         })
     }
 
+    /// The daemon's Unix socket path, when connecting over one.
+    pub fn unix_socket(&self) -> Option<&std::path::Path> {
+        match &self.endpoint {
+            Endpoint::Unix(p) => Some(p),
+            Endpoint::Tcp { .. } => None,
+        }
+    }
+
+    /// The daemon address as given (`unix:///run/pier.sock`).
+    pub fn address(&self) -> &str {
+        &self.display
+    }
+
     async fn connect(&self) -> Result<Box<dyn Io>, ClientError> {
         let err = |_| ClientError::Connect(self.display.clone());
         match &self.endpoint {

@@ -7,6 +7,8 @@ mod client;
 mod commands;
 mod config;
 mod format;
+mod help;
+mod help_flags;
 mod output;
 mod reference;
 mod tls;
@@ -219,14 +221,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
 }
 
 fn print_help(path: &[&str]) {
-    let mut cmd = Cli::command();
-    for p in path {
-        match cmd.find_subcommand(p) {
-            Some(s) => cmd = s.clone(),
-            None => break,
-        }
-    }
-    output::out(&cmd.render_help().to_string());
+    output::out(&help::render(&Cli::command(), path));
 }
 
 /// The usage line and path for docker-style flag errors.
@@ -287,9 +282,13 @@ fn describe_flag(argv: &[String], flag: &str) -> (String, bool) {
 /// Turns clap's errors into docker's (cobra/pflag) messages and statuses.
 fn clap_error(e: clap::Error, argv: &[String]) -> CmdError {
     match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-        | ErrorKind::DisplayVersion => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let path = cli::command_path(argv);
+            let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+            output::out(&help::render(&Cli::command(), &refs));
+            return CmdError::status(0);
+        }
+        ErrorKind::DisplayVersion => {
             output::out(&e.render().to_string());
             return CmdError::status(0);
         }

@@ -72,6 +72,12 @@ pub struct StartArgs {
     /// Override the key sequence for detaching a container
     #[arg(long = "detach-keys", value_name = "string")]
     pub detach_keys: Option<String>,
+    /// Restore from this checkpoint
+    #[arg(long, value_name = "string")]
+    pub checkpoint: Option<String>,
+    /// Use a custom checkpoint storage directory
+    #[arg(long = "checkpoint-dir", value_name = "string")]
+    pub checkpoint_dir: Option<String>,
     pub containers: Vec<String>,
 }
 
@@ -182,23 +188,38 @@ pub struct InspectArgs {
     /// Display total file sizes if the type is container
     #[arg(short = 's', long)]
     pub size: bool,
-    /// Return JSON for specified type
-    #[arg(long = "type", value_name = "string")]
+    #[arg(
+        long = "type",
+        value_name = "string",
+        help = "Only inspect objects of the given type"
+    )]
     pub kind: Option<String>,
     pub names: Vec<String>,
 }
 
-/// `container inspect` / `image inspect`.
+/// `container inspect`.
 #[derive(Debug, Args)]
-pub struct ObjectInspectArgs {
+pub struct ContainerInspectArgs {
     /// Format output using a custom template
     #[arg(short = 'f', long, value_name = "string")]
     pub format: Option<String>,
     /// Display total file sizes
     #[arg(short = 's', long)]
     pub size: bool,
-    /// Inspect a specific platform of the multi-platform image
-    #[arg(long, value_name = "string")]
+    pub names: Vec<String>,
+}
+
+/// `image inspect`.
+#[derive(Debug, Args)]
+pub struct ImageInspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+    #[arg(
+        long,
+        value_name = "string",
+        help = "Inspect a specific platform of the multi-platform image.\nIf the image or the server is not multi-platform capable, the command will error out if the platform does not match.\n'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)"
+    )]
     pub platform: Option<String>,
     pub names: Vec<String>,
 }
@@ -237,8 +258,11 @@ pub struct LoadArgs {
     /// Suppress the load output
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Load only the given platform variant
-    #[arg(long, value_name = "string")]
+    #[arg(
+        long,
+        value_name = "string",
+        help = "Load only the given platform variant. Formatted as \"os[/arch[/variant]]\" (e.g., \"linux/amd64\")"
+    )]
     pub platform: Option<String>,
     pub args: Vec<String>,
 }
@@ -248,8 +272,11 @@ pub struct SaveArgs {
     /// Write to a file, instead of STDOUT
     #[arg(short = 'o', long, value_name = "string")]
     pub output: Option<String>,
-    /// Save only the given platform variant
-    #[arg(long, value_name = "string")]
+    #[arg(
+        long,
+        value_name = "string",
+        help = "Save only the given platform variant. Formatted as \"os[/arch[/variant]]\" (e.g., \"linux/amd64\")"
+    )]
     pub platform: Option<String>,
     pub images: Vec<String>,
 }
@@ -283,8 +310,11 @@ pub struct RmiArgs {
     /// Do not delete untagged parents
     #[arg(long = "no-prune")]
     pub no_prune: bool,
-    /// Remove only the given platform variant
-    #[arg(long, value_name = "strings")]
+    #[arg(
+        long,
+        value_name = "strings",
+        help = "Remove only the given platform variant. Formatted as \"os[/arch[/variant]]\" (e.g., \"linux/amd64\")"
+    )]
     pub platform: Vec<String>,
     pub images: Vec<String>,
 }
@@ -303,8 +333,11 @@ pub struct HistoryArgs {
     /// Only show image IDs
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Show history for the given platform
-    #[arg(long, value_name = "string")]
+    #[arg(
+        long,
+        value_name = "string",
+        help = "Show history for the given platform. Formatted as \"os[/arch[/variant]]\" (e.g., \"linux/amd64\")"
+    )]
     pub platform: Option<String>,
     pub args: Vec<String>,
 }

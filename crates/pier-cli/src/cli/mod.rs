@@ -152,7 +152,7 @@ pub enum ContainerCmd {
     /// Block until one or more containers stop, then print their exit codes
     Wait(WaitArgs),
     /// Display detailed information on one or more containers
-    Inspect(ObjectInspectArgs),
+    Inspect(ContainerInspectArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
     /// Attach local standard input, output, and error streams to a running container
@@ -188,7 +188,7 @@ pub enum ImageCmd {
     /// Show the history of an image
     History(HistoryArgs),
     /// Display detailed information on one or more images
-    Inspect(ObjectInspectArgs),
+    Inspect(ImageInspectArgs),
     /// Download an image from a registry
     Pull(PullArgs),
 }

@@ -22,6 +22,28 @@ pub struct CreateConfig {
     pub attach_given: bool,
 }
 
+/// Flags docker only accepts for a Windows daemon (pier's are Linux).
+pub fn windows_only_flags(o: &ContainerOpts) -> Result<(), String> {
+    let mut errs = Vec::new();
+    for (set, name) in [
+        (o.cpu_count.is_some(), "cpu-count"),
+        (o.cpu_percent.is_some(), "cpu-percent"),
+        (o.io_maxbandwidth.is_some(), "io-maxbandwidth"),
+        (o.io_maxiops.is_some(), "io-maxiops"),
+    ] {
+        if set {
+            errs.push(format!(
+                "\"--{name}\" is only supported on a Docker daemon running on windows, but the Docker daemon is running on linux"
+            ));
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs.join("\n"))
+    }
+}
+
 /// docker's `parse()`: builds the create body.
 pub fn build(o: &ContainerOpts, image: &str, args: &[String]) -> Result<CreateConfig, String> {
     let mut attach_stdin = false;
@@ -366,11 +388,11 @@ pub fn build(o: &ContainerOpts, image: &str, args: &[String]) -> Result<CreateCo
             "NanoCpus": nano_cpus,
             "CgroupParent": o.cgroup_parent.clone().unwrap_or_default(),
             "BlkioWeight": o.blkio_weight.unwrap_or(0),
-            "BlkioWeightDevice": [],
-            "BlkioDeviceReadBps": [],
-            "BlkioDeviceWriteBps": [],
-            "BlkioDeviceReadIOps": [],
-            "BlkioDeviceWriteIOps": [],
+            "BlkioWeightDevice": o.blkio_weight_device.iter().map(|d| units::weight_device(d)).collect::<Result<Vec<_>, _>>()?,
+            "BlkioDeviceReadBps": o.device_read_bps.iter().map(|d| units::throttle_device(d, true)).collect::<Result<Vec<_>, _>>()?,
+            "BlkioDeviceWriteBps": o.device_write_bps.iter().map(|d| units::throttle_device(d, true)).collect::<Result<Vec<_>, _>>()?,
+            "BlkioDeviceReadIOps": o.device_read_iops.iter().map(|d| units::throttle_device(d, false)).collect::<Result<Vec<_>, _>>()?,
+            "BlkioDeviceWriteIOps": o.device_write_iops.iter().map(|d| units::throttle_device(d, false)).collect::<Result<Vec<_>, _>>()?,
             "CpuPeriod": o.cpu_period.unwrap_or(0),
             "CpuQuota": o.cpu_quota.unwrap_or(0),
             "CpuRealtimePeriod": o.cpu_rt_period.unwrap_or(0),
@@ -386,10 +408,10 @@ pub fn build(o: &ContainerOpts, image: &str, args: &[String]) -> Result<CreateCo
             "OomKillDisable": o.oom_kill_disable.unwrap_or(false),
             "PidsLimit": o.pids_limit.unwrap_or(0),
             "Ulimits": ulimits,
-            "CpuCount": 0,
-            "CpuPercent": 0,
-            "IOMaximumIOps": 0,
-            "IOMaximumBandwidth": 0,
+            "CpuCount": o.cpu_count.unwrap_or(0),
+            "CpuPercent": o.cpu_percent.unwrap_or(0),
+            "IOMaximumIOps": o.io_maxiops.unwrap_or(0),
+            "IOMaximumBandwidth": mem(&o.io_maxbandwidth, "io-maxbandwidth")?,
             "MaskedPaths": system_paths.clone().map(Value::from).unwrap_or(Value::Null),
             "ReadonlyPaths": system_paths.map(Value::from).unwrap_or(Value::Null),
         },

@@ -111,6 +111,39 @@ pub async fn create_container(
     if named.is_none() && !is_id {
         return Err(CreateError::Other(Reference::parse_error(image)));
     }
+    // docker sizes the container's console from its own stdout up front.
+    let mut cfg = cfg.clone();
+    if let Some((h, w)) = crate::tty::size(1) {
+        if let Some(hc) = cfg
+            .body
+            .get_mut("HostConfig")
+            .and_then(|v| v.as_object_mut())
+        {
+            hc.insert("ConsoleSize".into(), serde_json::json!([h, w]));
+        }
+    }
+    if flags.opts.use_api_socket {
+        let Some(sock) = ctx.client.unix_socket() else {
+            return Err(CreateError::Other(format!(
+                "flag --use-api-socket can only be used with unix sockets: docker endpoint {} incompatible",
+                ctx.client.address()
+            )));
+        };
+        if let Some(hc) = cfg
+            .body
+            .get_mut("HostConfig")
+            .and_then(|v| v.as_object_mut())
+        {
+            let m = serde_json::json!({"Type": "bind", "Source": sock, "Target": "/var/run/docker.sock", "BindOptions": {}});
+            match hc.get_mut("Mounts").and_then(|v| v.as_array_mut()) {
+                Some(a) => a.push(m),
+                None => {
+                    hc.insert("Mounts".into(), serde_json::json!([m]));
+                }
+            }
+        }
+    }
+    let cfg = &cfg;
     if let Some(cid) = &flags.opts.cidfile {
         if std::path::Path::new(cid).exists() {
             return Err(CreateError::Other(format!(
@@ -169,6 +202,7 @@ pub async fn create_container(
 
 pub async fn run(ctx: &Ctx, a: CreateArgs) -> CmdResult {
     ctx.require_min(&a.args, 1)?;
+    config::windows_only_flags(&a.create.opts).map_err(|e| CmdError::new(1, e))?;
     validate_pull(&a.create.pull).map_err(|e| CmdError::new(125, with_help(&e, "create")))?;
     let image = &a.args[0];
     let cfg = config::build(&a.create.opts, image, &a.args[1..])

@@ -46,6 +46,7 @@ fn attach_path(id: &str, stdin: bool, stdout: bool, stderr: bool) -> String {
 
 pub async fn run(ctx: &Ctx, a: RunArgs) -> CmdResult {
     ctx.require_min(&a.args, 1)?;
+    config::windows_only_flags(&a.create.opts).map_err(|e| CmdError::new(1, e))?;
     validate_pull(&a.create.pull).map_err(|e| CmdError::new(125, with_help(&e, "run")))?;
     let image = a.args[0].clone();
     let mut cfg = config::build(&a.create.opts, &image, &a.args[1..])

@@ -11,6 +11,24 @@ use super::session;
 
 pub async fn run(ctx: &Ctx, a: StartArgs) -> CmdResult {
     ctx.require_min(&a.containers, 1)?;
+    if !(a.attach || a.interactive) && a.checkpoint.is_some() {
+        if a.containers.len() > 1 {
+            return Err(CmdError::new(
+                1,
+                "you cannot restore multiple containers at once",
+            ));
+        }
+        let path = Query::new()
+            .add("checkpoint", a.checkpoint.clone().unwrap_or_default())
+            .add_if(
+                a.checkpoint_dir.is_some(),
+                "checkpoint-dir",
+                a.checkpoint_dir.clone().unwrap_or_default(),
+            )
+            .path(&format!("/containers/{}/start", encode(&a.containers[0])));
+        ctx.client.post(&path).await?;
+        return Ok(());
+    }
     if !(a.attach || a.interactive) {
         let mut failed = Vec::new();
         for c in &a.containers {

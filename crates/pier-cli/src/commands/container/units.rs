@@ -230,6 +230,39 @@ pub fn device(s: &str) -> Result<Value, String> {
     Ok(json!({"PathOnHost": host, "PathInContainer": cont, "CgroupPermissions": perms}))
 }
 
+/// `--blkio-weight-device /dev/sda:200` → `{Path, Weight}`.
+pub fn weight_device(s: &str) -> Result<Value, String> {
+    let (path, w) = s
+        .split_once(':')
+        .ok_or_else(|| format!("bad format: {s}"))?;
+    if !path.starts_with("/dev/") {
+        return Err(format!("bad format for device path: {s}"));
+    }
+    let w: u16 = w
+        .parse()
+        .map_err(|_| format!("invalid weight for device: {s}"))?;
+    if w > 0 && !(10..=1000).contains(&w) {
+        return Err(format!("invalid weight for device: {s}"));
+    }
+    Ok(json!({"Path": path, "Weight": w}))
+}
+
+/// `--device-read-bps /dev/sda:1mb` (or an IOPS number) → `{Path, Rate}`.
+pub fn throttle_device(s: &str, bytes: bool) -> Result<Value, String> {
+    let (path, r) = s
+        .split_once(':')
+        .ok_or_else(|| format!("bad format: {s}"))?;
+    if !path.starts_with("/dev/") {
+        return Err(format!("bad format for device path: {s}"));
+    }
+    let rate: i64 = if bytes {
+        ram_in_bytes(r).map_err(|_| format!("invalid rate for device: {s}. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb"))?
+    } else {
+        r.parse().map_err(|_| format!("invalid rate for device: {s}. The correct format is <device-path>:<number>. Number must be a positive integer"))?
+    };
+    Ok(json!({"Path": path, "Rate": rate}))
+}
+
 /// `--gpus all|N|device=0,1|capabilities=...` → a `DeviceRequest`.
 pub fn gpus(v: &str) -> Result<Value, String> {
     // CSV: a quoted field may hold commas (`"device=0,1"`).
