@@ -29,6 +29,7 @@ fn aliases(path: &[&str]) -> Option<String> {
         }
         ["rmi"] | ["image", "rm"] => vec!["image rm".into(), "image remove".into(), "rmi".into()],
         ["info"] | ["system", "info"] => vec!["system info".into(), "info".into()],
+        ["events"] | ["system", "events"] => vec!["system events".into(), "events".into()],
         ["inspect"] | ["version"] | ["container", "inspect"] | ["image", "inspect"] => return None,
         ["load"] | ["save"] | ["import"] | ["tag"] | ["history"] | ["pull"] => {
             vec![format!("image {verb}"), verb.to_string()]
@@ -243,9 +244,9 @@ pub fn render(root: &Command, path: &[&str]) -> String {
         out.push_str(&subcommand_list(
             cmd,
             &[
-                "attach", "create", "history", "import", "inspect", "kill", "load", "logs",
-                "pause", "port", "rename", "restart", "rm", "rmi", "save", "start", "stop", "tag",
-                "unpause", "wait",
+                "attach", "create", "events", "history", "import", "inspect", "kill", "load",
+                "logs", "pause", "port", "rename", "restart", "rm", "rmi", "save", "start", "stop",
+                "tag", "unpause", "wait",
             ],
         ));
         out.push_str("\n\nGlobal Options:\n");

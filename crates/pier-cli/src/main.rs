@@ -122,6 +122,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
         Cmd::Unpause(a) => container::manage::pause(&c(&["unpause"]), a, "unpause").await,
         Cmd::Port(a) => container::manage::port(&c(&["port"]), a).await,
         Cmd::Pull(a) => image::pull::run(&c(&["pull"]), a).await,
+        Cmd::Events(a) => system::events::run(&c(&["events"]), a).await,
         Cmd::Container { cmd } => match cmd {
             None => {
                 print_help(&["container"]);
@@ -216,6 +217,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
                 Ok(())
             }
             Some(SystemCmd::Info(a)) => system::info::run(&c(&["system", "info"]), a).await,
+            Some(SystemCmd::Events(a)) => system::events::run(&c(&["system", "events"]), a).await,
         },
     }
 }

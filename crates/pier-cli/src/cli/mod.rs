@@ -112,6 +112,8 @@ pub enum Cmd {
     Port(PortArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
     /// Manage containers
     Container {
         #[command(subcommand)]
@@ -197,6 +199,8 @@ pub enum ImageCmd {
 pub enum SystemCmd {
     /// Display system-wide information
     Info(InfoArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
 }
 
 /// docker's `Use` line for a command path (canonical names), without the binary name.
@@ -222,6 +226,7 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["rmi"] | ["image", "rm"] => "[OPTIONS] IMAGE [IMAGE...]",
         ["history"] | ["image", "history"] => "[OPTIONS] IMAGE",
         ["version"] => "[OPTIONS]",
+        ["events"] | ["system", "events"] => "[OPTIONS]",
         ["exec"] | ["container", "exec"] => "[OPTIONS] CONTAINER COMMAND [ARG...]",
         ["attach"] | ["container", "attach"] => "[OPTIONS] CONTAINER",
         ["restart"] | ["container", "restart"] => "[OPTIONS] CONTAINER [CONTAINER...]",

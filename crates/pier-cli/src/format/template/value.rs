@@ -30,6 +30,8 @@ pub struct Object {
     pub methods: Vec<(String, Method)>,
     /// Fields Go's `json:",omitempty"` leaves out when empty.
     pub omit_empty: &'static [&'static str],
+    /// Go `json:"name"` tags: (field, JSON key) where they differ.
+    pub json_names: &'static [(&'static str, &'static str)],
     /// docker's formatter contexts marshal themselves with `json.Marshal`,
     /// which escapes `<`, `>` and `&`.
     pub escape_html: bool,
@@ -43,6 +45,7 @@ impl Object {
             fields: Vec::new(),
             methods: Vec::new(),
             omit_empty: &[],
+            json_names: &[],
             escape_html: false,
         }
     }
@@ -276,7 +279,13 @@ impl Value {
                         out.push(',');
                     }
                     first = false;
-                    write_json_str(out, k, html);
+                    let key = o
+                        .json_names
+                        .iter()
+                        .find(|(f, _)| f == k)
+                        .map(|(_, j)| *j)
+                        .unwrap_or(k);
+                    write_json_str(out, key, html);
                     out.push(':');
                     v.write_json(out, html);
                 }
