@@ -34,8 +34,12 @@ pub enum ClientError {
     Protocol(String),
     #[error("{0}")]
     Tls(String),
-    #[error("unable to parse docker host `{0}`")]
+    #[error(
+        "Failed to initialize: unable to resolve docker endpoint: invalid bind address format: {0}"
+    )]
     BadHost(String),
+    #[error("Failed to initialize: unable to resolve docker endpoint: Specify only one -H")]
+    TooManyHosts,
 }
 
 impl ClientError {

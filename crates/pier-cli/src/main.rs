@@ -70,6 +70,9 @@ fn real_main(argv: &[String]) -> Result<(), CmdError> {
         key: cli.tlskey.clone(),
     }
     .resolve();
+    if cli.host.len() > 1 {
+        return Err(client::ClientError::TooManyHosts.into());
+    }
     let client =
         client::Client::new(cli.host.first().map(String::as_str), &tls).map_err(CmdError::from)?;
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -87,8 +87,8 @@ pub async fn resize_to_terminal(client: &Client, base: &str, extra: u16) -> bool
         return true;
     }
     let path = Query::new()
-        .add("h", (h + extra).to_string())
-        .add("w", (w + extra).to_string())
+        .add("h", h.saturating_add(extra).to_string())
+        .add("w", w.saturating_add(extra).to_string())
         .path(base);
     client.post(&path).await.is_ok()
 }
