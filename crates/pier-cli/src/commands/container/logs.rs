@@ -63,7 +63,7 @@ pub fn get_timestamp(value: &str, now: DateTime<Utc>) -> Result<String, String> 
         ));
     }
     if value.contains('-') {
-        return Err(format!("parsing time {value:?}: cannot parse"));
+        return Err(format!("parsing time {value:?}: {}", date_error(value)));
     }
     let (secs, nanos) = value.split_once('.').unwrap_or((value, ""));
     if !secs.is_empty()
@@ -75,6 +75,19 @@ pub fn get_timestamp(value: &str, now: DateTime<Utc>) -> Result<String, String> 
     Err(format!(
         "failed to parse value as time or duration: {value:?}"
     ))
+}
+
+/// Go's reason for a date that looks like a timestamp but does not parse.
+fn date_error(value: &str) -> String {
+    let mut parts = value.split(['-', 'T', ':', 'Z', 'z', '+', '.']);
+    let _year = parts.next();
+    let month: Option<u32> = parts.next().and_then(|m| m.parse().ok());
+    let day: Option<u32> = parts.next().and_then(|d| d.parse().ok());
+    match (month, day) {
+        (Some(m), _) if !(1..=12).contains(&m) => "month out of range".into(),
+        (_, Some(d)) if !(1..=31).contains(&d) => "day out of range".into(),
+        _ => format!("cannot parse {value:?} as \"2006-01-02\""),
+    }
 }
 
 pub async fn run(ctx: &Ctx, a: LogsArgs) -> CmdResult {
@@ -89,14 +102,16 @@ pub async fn run(ctx: &Ctx, a: LogsArgs) -> CmdResult {
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
     let now = Utc::now();
-    let since = match &a.since {
-        Some(s) if !s.is_empty() => Some(get_timestamp(s, now).map_err(|e| CmdError::new(1, e))?),
-        _ => None,
+    let ts = |name: &str, v: &Option<String>| -> Result<Option<String>, CmdError> {
+        match v {
+            Some(s) if !s.is_empty() => get_timestamp(s, now)
+                .map(Some)
+                .map_err(|e| CmdError::new(1, format!("invalid value for {name:?}: {e}"))),
+            _ => Ok(None),
+        }
     };
-    let until = match &a.until {
-        Some(s) if !s.is_empty() => Some(get_timestamp(s, now).map_err(|e| CmdError::new(1, e))?),
-        _ => None,
-    };
+    let since = ts("since", &a.since)?;
+    let until = ts("until", &a.until)?;
     let q = Query::new()
         .add("stdout", "1")
         .add("stderr", "1")
