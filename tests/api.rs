@@ -31,8 +31,13 @@ fn versions_out_of_range_are_refused() {
     let d = Daemon::start_empty();
     let r = d.raw_request("GET", "/v1.12/version", None).unwrap();
     assert_eq!(r.status, 400);
-    assert!(r.json()["message"].as_str().unwrap().contains("Minimum supported API version is 1.24"));
-    let r = d.raw_request("GET", "/v1.99/containers/json", None).unwrap();
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("Minimum supported API version is 1.24"));
+    let r = d
+        .raw_request("GET", "/v1.99/containers/json", None)
+        .unwrap();
     assert_eq!(r.status, 400);
     assert!(r.json()["message"].as_str().unwrap().contains("too new"));
     // Errors carry the headers too.
@@ -42,18 +47,30 @@ fn versions_out_of_range_are_refused() {
 #[test]
 fn docker_errors_have_dockers_codes_and_texts() {
     let d = Daemon::start_empty();
-    let r = d.raw_request("GET", "/v1.51/containers/nosuch/json", None).unwrap();
+    let r = d
+        .raw_request("GET", "/v1.51/containers/nosuch/json", None)
+        .unwrap();
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["message"], "No such container: nosuch");
     let r = d.raw_request("GET", "/images/nosuch/json", None).unwrap();
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["message"], "No such image: nosuch:latest");
-    let r = d.raw_request("POST", "/containers/create", Some(b"{not json")).unwrap();
+    let r = d
+        .raw_request("POST", "/containers/create", Some(b"{not json"))
+        .unwrap();
     assert_eq!(r.status, 400);
     assert!(r.json()["message"].is_string());
-    let r = d.raw_request("POST", "/containers/create", Some(br#"{"Image": 5}"#)).unwrap();
+    let r = d
+        .raw_request("POST", "/containers/create", Some(br#"{"Image": 5}"#))
+        .unwrap();
     assert_eq!(r.status, 400);
-    let r = d.raw_request("POST", "/containers/create?name=bad/name", Some(br#"{"Image":"x"}"#)).unwrap();
+    let r = d
+        .raw_request(
+            "POST",
+            "/containers/create?name=bad/name",
+            Some(br#"{"Image":"x"}"#),
+        )
+        .unwrap();
     assert_eq!(r.status, 400);
     let r = d.raw_request("GET", "/no/such/route", None).unwrap();
     assert_eq!(r.status, 404);
@@ -66,14 +83,33 @@ fn docker_errors_have_dockers_codes_and_texts() {
 fn garbage_requests_never_kill_the_daemon() {
     let d = Daemon::start();
     let bodies: &[&[u8]] = &[
-        b"", b"null", b"[]", b"{\"Image\":\"busybox\",\"Cmd\":\"notalist\"}", b"{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":7}}",
-        b"\xff\xfe\x00", b"{\"Image\":\"busybox\",\"Cmd\":[\"true\"],\"Env\":[\"=\",\"\"]}",
+        b"",
+        b"null",
+        b"[]",
+        b"{\"Image\":\"busybox\",\"Cmd\":\"notalist\"}",
+        b"{\"Image\":\"busybox\",\"HostConfig\":{\"NetworkMode\":7}}",
+        b"\xff\xfe\x00",
+        b"{\"Image\":\"busybox\",\"Cmd\":[\"true\"],\"Env\":[\"=\",\"\"]}",
     ];
     for b in bodies {
-        let r = d.raw_request("POST", "/containers/create", Some(b)).unwrap();
-        assert!(r.status < 500 || r.status == 500 && r.json()["message"].is_string(), "status {} for {:?}", r.status, b);
+        let r = d
+            .raw_request("POST", "/containers/create", Some(b))
+            .unwrap();
+        assert!(
+            r.status < 500 || r.status == 500 && r.json()["message"].is_string(),
+            "status {} for {:?}",
+            r.status,
+            b
+        );
     }
-    for path in ["/containers/json?filters=%7B", "/containers/json?limit=abc", "/images/json?filters=[1]", "/containers/%00/json", "/containers/x/logs?tail=zz", "/containers/x/wait?condition=bogus"] {
+    for path in [
+        "/containers/json?filters=%7B",
+        "/containers/json?limit=abc",
+        "/images/json?filters=[1]",
+        "/containers/%00/json",
+        "/containers/x/logs?tail=zz",
+        "/containers/x/wait?condition=bogus",
+    ] {
         let r = d.raw_request("GET", path, None).unwrap();
         assert!((400..500).contains(&r.status), "{path}: {}", r.status);
     }
@@ -90,14 +126,21 @@ fn socket_is_0660_root_and_pier_group() {
     let group = std::fs::read_to_string("/etc/group").unwrap();
     let gid = group
         .lines()
-        .find_map(|l| l.strip_prefix("pier:").and_then(|r| r.split(':').nth(1)).and_then(|g| g.parse::<u32>().ok()))
+        .find_map(|l| {
+            l.strip_prefix("pier:")
+                .and_then(|r| r.split(':').nth(1))
+                .and_then(|g| g.parse::<u32>().ok())
+        })
         .expect("pier group exists");
     assert_eq!(m.gid(), gid);
 }
 
 #[test]
 fn tcp_without_tls_is_refused() {
-    let dir = tempfile::Builder::new().prefix("pt").tempdir_in("/tmp").unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("pt")
+        .tempdir_in("/tmp")
+        .unwrap();
     let out = std::process::Command::new(bin("pierd"))
         .args(["-H", "tcp://127.0.0.1:23751", "--data-root"])
         .arg(dir.path().join("root"))
@@ -131,7 +174,9 @@ fn hostile_image_tar_is_rejected_and_writes_nothing_outside() {
         r#"{{"architecture":"amd64","os":"linux","config":{{"Cmd":["sh"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff_id}"]}}}}"#
     );
     let config_hex = sha256_hex(config.as_bytes());
-    let manifest = format!(r#"[{{"Config":"{config_hex}.json","RepoTags":["evil:latest"],"Layers":["l/layer.tar"]}}]"#);
+    let manifest = format!(
+        r#"[{{"Config":"{config_hex}.json","RepoTags":["evil:latest"],"Layers":["l/layer.tar"]}}]"#
+    );
     let image = work.join("image.tar");
     {
         let f = std::fs::File::create(&image).unwrap();
@@ -144,12 +189,25 @@ fn hostile_image_tar_is_rejected_and_writes_nothing_outside() {
     let _ = std::fs::remove_file("/tmp/pier-escape-marker");
     let _ = std::fs::remove_file("/tmp/pier-escape-marker2");
     let out = d.docker(&["load", "-i", image.to_str().unwrap()]);
-    assert!(!std::path::Path::new("/tmp/pier-escape-marker").exists(), "escaped via ../");
-    assert!(!std::path::Path::new("/tmp/pier-escape-marker2").exists(), "escaped via symlink");
+    assert!(
+        !std::path::Path::new("/tmp/pier-escape-marker").exists(),
+        "escaped via ../"
+    );
+    assert!(
+        !std::path::Path::new("/tmp/pier-escape-marker2").exists(),
+        "escaped via symlink"
+    );
     // Like Docker, a layer that climbs out of its root is refused as a whole.
-    assert!(!out.status.success(), "hostile image loaded: {}", stdout(&out));
+    assert!(
+        !out.status.success(),
+        "hostile image loaded: {}",
+        stdout(&out)
+    );
     assert!(!stderr(&out).trim().is_empty());
-    assert!(!d.docker(&["inspect", "evil"]).status.success(), "nothing half-loaded stays behind");
+    assert!(
+        !d.docker(&["inspect", "evil"]).status.success(),
+        "nothing half-loaded stays behind"
+    );
     assert_eq!(d.raw_request("GET", "/_ping", None).unwrap().status, 200);
 }
 
@@ -204,5 +262,9 @@ fn sha256_hex(data: &[u8]) -> String {
             c.wait_with_output()
         })
         .unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }

@@ -6,16 +6,32 @@ use std::time::Duration;
 #[test]
 fn run_echo_and_exit_codes() {
     let d = Daemon::start();
-    assert_eq!(ok(d.pier(&["run", "--rm", "busybox", "echo", "hello from pier"])), "hello from pier");
-    assert_eq!(d.pier(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]).status.code(), Some(3));
+    assert_eq!(
+        ok(d.pier(&["run", "--rm", "busybox", "echo", "hello from pier"])),
+        "hello from pier"
+    );
+    assert_eq!(
+        d.pier(&["run", "--rm", "busybox", "sh", "-c", "exit 3"])
+            .status
+            .code(),
+        Some(3)
+    );
     let out = d.pier(&["run", "--rm", "busybox", "nosuchcmd"]);
     assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
-    assert!(stderr(&out).contains("executable file not found"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("executable file not found"),
+        "{}",
+        stderr(&out)
+    );
     let out = d.pier(&["run", "--rm", "busybox", "/etc"]);
     assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
     let out = d.pier(&["run", "--rm", "nosuchimage", "true"]);
     assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Unable to find image 'nosuchimage:latest' locally"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Unable to find image 'nosuchimage:latest' locally"),
+        "{}",
+        stderr(&out)
+    );
     let out = d.pier(&["run", "--no-such-flag", "busybox"]);
     assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
 }
@@ -23,24 +39,57 @@ fn run_echo_and_exit_codes() {
 #[test]
 fn ps_table_and_format_match_docker() {
     let d = Daemon::start();
-    ok(d.pier(&["run", "-d", "--name", "web", "-l", "tier=front", "busybox", "sleep", "60"]));
+    ok(d.pier(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-l",
+        "tier=front",
+        "busybox",
+        "sleep",
+        "60",
+    ]));
     ok(d.pier(&["create", "--name", "idle", "busybox", "true"]));
     // Both clients print the same table (timing columns aside).
-    let pier_ps = ok(d.pier(&["ps", "-a", "--format", "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.State}}\t{{.Names}}"]));
-    let docker_ps = ok(d.docker(&["ps", "-a", "--format", "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.State}}\t{{.Names}}"]));
+    let pier_ps = ok(d.pier(&[
+        "ps",
+        "-a",
+        "--format",
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.State}}\t{{.Names}}",
+    ]));
+    let docker_ps = ok(d.docker(&[
+        "ps",
+        "-a",
+        "--format",
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.State}}\t{{.Names}}",
+    ]));
     assert_eq!(pier_ps, docker_ps);
-    assert!(pier_ps.starts_with("CONTAINER ID   IMAGE     COMMAND"), "{pier_ps}");
+    assert!(
+        pier_ps.starts_with("CONTAINER ID   IMAGE     COMMAND"),
+        "{pier_ps}"
+    );
     let running = ok(d.pier(&["ps", "--format", "{{.Names}}"]));
     assert_eq!(running, "web");
     let filtered = ok(d.pier(&["ps", "-a", "--filter", "label=tier=front", "-q"]));
     assert_eq!(filtered.len(), 12);
-    let filtered = ok(d.pier(&["ps", "-a", "--filter", "status=created", "--format", "{{.Names}}"]));
+    let filtered = ok(d.pier(&[
+        "ps",
+        "-a",
+        "--filter",
+        "status=created",
+        "--format",
+        "{{.Names}}",
+    ]));
     assert_eq!(filtered, "idle");
     let json = ok(d.pier(&["ps", "--format", "{{json .}}"]));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["Names"], "web");
     assert_eq!(ok(d.pier(&["ps", "-aq"])).lines().count(), 2);
-    assert_eq!(ok(d.pier(&["ps", "-n", "1", "--format", "{{.Names}}"])), "idle");
+    assert_eq!(
+        ok(d.pier(&["ps", "-n", "1", "--format", "{{.Names}}"])),
+        "idle"
+    );
     let header = ok(d.pier(&["ps"]));
     let docker_header = ok(d.docker(&["ps"]));
     assert_eq!(header.lines().next(), docker_header.lines().next());
@@ -50,25 +99,60 @@ fn ps_table_and_format_match_docker() {
 fn inspect_and_images_match_docker() {
     let d = Daemon::start();
     ok(d.pier(&["run", "-d", "--name", "c1", "busybox", "sleep", "30"]));
-    assert_eq!(ok(d.pier(&["inspect", "-f", "{{.State.Running}}", "c1"])), "true");
-    let pier_json: serde_json::Value = serde_json::from_str(&ok(d.pier(&["inspect", "c1"]))).unwrap();
-    let docker_json: serde_json::Value = serde_json::from_str(&ok(d.docker(&["inspect", "c1"]))).unwrap();
+    assert_eq!(
+        ok(d.pier(&["inspect", "-f", "{{.State.Running}}", "c1"])),
+        "true"
+    );
+    let pier_json: serde_json::Value =
+        serde_json::from_str(&ok(d.pier(&["inspect", "c1"]))).unwrap();
+    let docker_json: serde_json::Value =
+        serde_json::from_str(&ok(d.docker(&["inspect", "c1"]))).unwrap();
     assert_eq!(pier_json[0]["Id"], docker_json[0]["Id"]);
     assert_eq!(pier_json[0]["Config"], docker_json[0]["Config"]);
     assert_eq!(ok(d.pier(&["images"])), ok(d.docker(&["images"])));
-    assert_eq!(ok(d.pier(&["images", "-q"])), ok(d.docker(&["images", "-q"])));
     assert_eq!(
-        ok(d.pier(&["image", "inspect", "-f", "{{.Id}} {{json .Config.Cmd}}", "busybox"])),
-        ok(d.docker(&["image", "inspect", "-f", "{{.Id}} {{json .Config.Cmd}}", "busybox"]))
+        ok(d.pier(&["images", "-q"])),
+        ok(d.docker(&["images", "-q"]))
     );
-    assert_eq!(ok(d.pier(&["history", "busybox"])), ok(d.docker(&["history", "busybox"])));
+    assert_eq!(
+        ok(d.pier(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Id}} {{json .Config.Cmd}}",
+            "busybox"
+        ])),
+        ok(d.docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Id}} {{json .Config.Cmd}}",
+            "busybox"
+        ]))
+    );
+    assert_eq!(
+        ok(d.pier(&["history", "busybox"])),
+        ok(d.docker(&["history", "busybox"]))
+    );
 }
 
 #[test]
 fn detached_logs_stop_wait_rm() {
     let d = Daemon::start();
-    ok(d.pier(&["run", "-d", "--name", "t", "busybox", "sh", "-c", "echo out; echo err >&2; sleep 30"]));
-    assert!(eventually(Duration::from_secs(5), || d.pier(&["logs", "t"]).stderr == b"err\n"));
+    ok(d.pier(&[
+        "run",
+        "-d",
+        "--name",
+        "t",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; sleep 30",
+    ]));
+    assert!(eventually(Duration::from_secs(5), || d
+        .pier(&["logs", "t"])
+        .stderr
+        == b"err\n"));
     let out = d.pier(&["logs", "t"]);
     assert_eq!(stdout(&out), "out\n");
     ok(d.pier(&["stop", "-t", "1", "t"]));
@@ -76,19 +160,34 @@ fn detached_logs_stop_wait_rm() {
     ok(d.pier(&["rm", "t"]));
     let out = d.pier(&["rm", "t"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("No such container: t"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("No such container: t"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn start_attach_and_kill() {
     let d = Daemon::start();
-    ok(d.pier(&["create", "--name", "a", "busybox", "sh", "-c", "echo attached-out; exit 4"]));
+    ok(d.pier(&[
+        "create",
+        "--name",
+        "a",
+        "busybox",
+        "sh",
+        "-c",
+        "echo attached-out; exit 4",
+    ]));
     let out = d.pier(&["start", "-a", "a"]);
     assert_eq!(stdout(&out).trim(), "attached-out");
     assert_eq!(out.status.code(), Some(4));
     ok(d.pier(&["run", "-d", "--name", "k", "busybox", "sleep", "30"]));
     ok(d.pier(&["kill", "k"]));
-    assert_eq!(ok(d.pier(&["inspect", "-f", "{{.State.ExitCode}}", "k"])), "137");
+    assert_eq!(
+        ok(d.pier(&["inspect", "-f", "{{.State.ExitCode}}", "k"])),
+        "137"
+    );
 }
 
 #[test]
@@ -120,13 +219,19 @@ fn interactive_tty_under_pier() {
     let (screen, status) = run_in_pty(
         cmd,
         &[
-            (Duration::from_millis(1000), b"stty size; echo typed-$((6*7))\r"),
+            (
+                Duration::from_millis(1000),
+                b"stty size; echo typed-$((6*7))\r",
+            ),
             (Duration::from_millis(500), b"exit 0\r"),
         ],
         Duration::from_secs(15),
     );
     assert!(screen.contains("typed-42"), "{screen:?}");
-    assert!(screen.contains("24 80"), "terminal size reaches the container: {screen:?}");
+    assert!(
+        screen.contains("24 80"),
+        "terminal size reaches the container: {screen:?}"
+    );
     assert_eq!(status, Some(0), "{screen:?}");
 }
 

@@ -19,7 +19,11 @@ pub fn target_dir() -> PathBuf {
 }
 
 pub fn bin(name: &str) -> PathBuf {
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     let p = target_dir().join(profile).join(name);
     assert!(
         p.exists(),
@@ -36,8 +40,13 @@ pub fn busybox_tar() -> PathBuf {
     TAR.get_or_init(|| {
         let out = target_dir().join("images").join("busybox.tar");
         if !out.exists() {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-busybox-image.sh");
-            let st = Command::new("bash").arg(script).arg(&out).status().expect("run build-busybox-image.sh");
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-busybox-image.sh");
+            let st = Command::new("bash")
+                .arg(script)
+                .arg(&out)
+                .status()
+                .expect("run build-busybox-image.sh");
             assert!(st.success(), "build-busybox-image.sh failed");
         }
         out
@@ -69,20 +78,40 @@ impl Daemon {
         let d = Self::start_empty();
         // Through the API directly, so every test does not depend on one client.
         let tar = std::fs::read(busybox_tar()).expect("read busybox tar");
-        let r = raw_request(&d.socket, "POST", "/images/load?quiet=1", Some(&tar), &[("Content-Type", "application/x-tar")])
-            .expect("POST /images/load");
-        assert_eq!(r.status, 200, "load failed: {}", String::from_utf8_lossy(&r.body));
+        let r = raw_request(
+            &d.socket,
+            "POST",
+            "/images/load?quiet=1",
+            Some(&tar),
+            &[("Content-Type", "application/x-tar")],
+        )
+        .expect("POST /images/load");
+        assert_eq!(
+            r.status,
+            200,
+            "load failed: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         d
     }
 
     /// Starts pierd with no images.
     pub fn start_empty() -> Daemon {
         // Short paths: unix socket paths must stay under 108 bytes.
-        let dir = tempfile::Builder::new().prefix("pt").tempdir_in("/tmp").expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("pt")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
         let socket = dir.path().join("d.sock");
         let data_root = dir.path().join("root");
         let exec_root = dir.path().join("run");
-        let mut d = Daemon { dir, socket, data_root, exec_root, child: None };
+        let mut d = Daemon {
+            dir,
+            socket,
+            data_root,
+            exec_root,
+            child: None,
+        };
         d.spawn();
         d
     }
@@ -174,7 +203,11 @@ impl Daemon {
     }
 
     pub fn docker(&self, args: &[&str]) -> Output {
-        self.docker_cmd().args(args).stdin(Stdio::null()).output().expect("run docker")
+        self.docker_cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run docker")
     }
 
     pub fn docker_cmd(&self) -> Command {
@@ -194,7 +227,12 @@ impl Daemon {
     }
 
     /// A plain HTTP/1.1 request on the socket; returns status, headers, body.
-    pub fn raw_request(&self, method: &str, path: &str, body: Option<&[u8]>) -> std::io::Result<RawResponse> {
+    pub fn raw_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> std::io::Result<RawResponse> {
         raw_request(&self.socket, method, path, body, &[])
     }
 }
@@ -203,10 +241,23 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         if self.child.is_some() {
             // Remove containers through the API so shims, mounts and cgroups go away.
-            if let Ok(o) = Command::new(bin("pier")).arg("-H").arg(self.host()).args(["ps", "-aq"]).output() {
-                let ids: Vec<String> = String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_owned).collect();
+            if let Ok(o) = Command::new(bin("pier"))
+                .arg("-H")
+                .arg(self.host())
+                .args(["ps", "-aq"])
+                .output()
+            {
+                let ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect();
                 if !ids.is_empty() {
-                    let _ = Command::new(bin("pier")).arg("-H").arg(self.host()).args(["rm", "-f"]).args(&ids).output();
+                    let _ = Command::new(bin("pier"))
+                        .arg("-H")
+                        .arg(self.host())
+                        .args(["rm", "-f"])
+                        .args(&ids)
+                        .output();
                 }
             }
             self.kill9();
@@ -236,10 +287,18 @@ pub struct RawResponse {
 
 impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 }
 
@@ -257,7 +316,10 @@ pub fn raw_request(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     if let Some(b) = body {
-        if !extra_headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if !extra_headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             req.push_str("Content-Type: application/json\r\n");
         }
         req.push_str(&format!("Content-Length: {}\r\n", b.len()));
@@ -276,7 +338,11 @@ pub fn raw_request(
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
-    let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
@@ -288,14 +354,18 @@ pub fn raw_request(
     if chunked {
         body = dechunk(&body);
     }
-    Ok(RawResponse { status, headers, body })
+    Ok(RawResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else { break };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -320,7 +390,13 @@ pub fn stderr(o: &Output) -> String {
 /// Asserts success and returns trimmed stdout.
 #[track_caller]
 pub fn ok(o: Output) -> String {
-    assert!(o.status.success(), "command failed ({:?}): stdout={} stderr={}", o.status, stdout(&o), stderr(&o));
+    assert!(
+        o.status.success(),
+        "command failed ({:?}): stdout={} stderr={}",
+        o.status,
+        stdout(&o),
+        stderr(&o)
+    );
     stdout(&o).trim().to_string()
 }
 
@@ -339,13 +415,30 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// Runs a command under a fresh pseudo-terminal (as a user's shell would),
 /// writes `input` to it, and returns everything the terminal showed plus the
 /// exit status.
-pub fn run_in_pty(mut cmd: Command, input: &[(Duration, &[u8])], timeout: Duration) -> (String, Option<i32>) {
+pub fn run_in_pty(
+    mut cmd: Command,
+    input: &[(Duration, &[u8])],
+    timeout: Duration,
+) -> (String, Option<i32>) {
     use std::os::fd::{FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
     let mut master: libc::c_int = -1;
     let mut slave: libc::c_int = -1;
-    let ws = libc::winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
-    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &ws) };
+    let ws = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &ws,
+        )
+    };
     assert_eq!(rc, 0, "openpty");
     let master = unsafe { OwnedFd::from_raw_fd(master) };
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
@@ -403,8 +496,9 @@ pub fn run_in_pty(mut cmd: Command, input: &[(Duration, &[u8])], timeout: Durati
     }
     if status.is_none() {
         let _ = child.kill();
-        let _ = child.wait();
     }
+    // Reaps the child in every case (a no-op when try_wait already did).
+    let _ = child.wait();
     while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(50)) {
         seen.extend_from_slice(&chunk);
     }
