@@ -126,6 +126,25 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
         Cmd::Port(a) => container::manage::port(&c(&["port"]), a).await,
         Cmd::Pull(a) => image::pull::run(&c(&["pull"]), a).await,
         Cmd::Events(a) => system::events::run(&c(&["events"]), a).await,
+        Cmd::Help { args } => {
+            let mut argv = vec![BIN.to_string()];
+            argv.extend(args.iter().cloned());
+            let path = cli::command_path(&argv);
+            let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+            let root = Cli::command();
+            let exists = refs
+                .iter()
+                .try_fold(&root, |cmd, p| cmd.find_subcommand(p))
+                .is_some();
+            if !exists {
+                return Err(CmdError::new(
+                    1,
+                    format!("unknown help topic: {}", args.join(" ")),
+                ));
+            }
+            print_help(&refs);
+            Ok(())
+        }
         Cmd::Container { cmd } => match cmd {
             None => {
                 print_help(&["container"]);

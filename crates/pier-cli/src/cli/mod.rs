@@ -114,6 +114,9 @@ pub enum Cmd {
     Pull(PullArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Help about the command
+    #[command(hide = true)]
+    Help { args: Vec<String> },
     /// Manage containers
     Container {
         #[command(subcommand)]
