@@ -310,6 +310,9 @@ pub fn context(c: &Json, trunc: bool) -> Value {
         .method(
             "Label",
             method(move |a| {
+                if a.len() != 1 {
+                    return Err(super::template::funcs::arity_error("Label", 1, a.len()));
+                }
                 let k = a.first().and_then(Value::as_str).unwrap_or_default();
                 Ok(Value::from(labels.get(k).cloned().unwrap_or_default()))
             }),

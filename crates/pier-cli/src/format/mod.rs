@@ -59,6 +59,9 @@ pub fn header(pairs: &[(&str, &str)]) -> Value {
     o.methods.push((
         "Label".into(),
         method(|a| {
+            if a.len() != 1 {
+                return Err(funcs::arity_error("Label", 1, a.len()));
+            }
             let name = a.first().and_then(Value::as_str).unwrap_or_default();
             let last = name.rsplit('.').next().unwrap_or_default();
             Ok(Value::from(last.replace(['-', '_'], " ")))

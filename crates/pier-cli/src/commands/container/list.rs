@@ -22,9 +22,11 @@ pub async fn run(ctx: &Ctx, a: PsArgs) -> CmdResult {
         limit = 1;
     }
     if !format_src.is_empty() {
-        let f = Format::new(&format_src);
-        Template::parse(&f.text)
+        // docker parses the raw string and runs it on an empty container first.
+        let t = Template::parse(&format_src)
             .map_err(|e| CmdError::new(1, format!("failed to parse template: {e}")))?;
+        t.execute(&container::context(&serde_json::json!({}), true))
+            .map_err(|e| CmdError::new(1, format!("failed to execute template: {e}")))?;
         if !a.quiet && a.size.is_none() && container::uses_size(&format_src) {
             size = true;
         }

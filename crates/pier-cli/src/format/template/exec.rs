@@ -325,17 +325,26 @@ impl<'a> Exec<'a> {
                     if let Some(f) = fin {
                         vals.push(f);
                     }
-                    return m(&vals).map_err(|e| at(node, format!("error calling {name}: {e}")));
+                    return m(&vals).map_err(|e| call_error(node, name, args, e));
                 }
-                if has_args {
+                let found = o
+                    .get(name)
+                    .or_else(|| super::value::json_alias(name).and_then(|a| o.get(a)));
+                // A missing struct field is reported before stray arguments.
+                if has_args && (found.is_some() || o.kind == ObjKind::Map) {
+                    // docker's formatter contexts expose methods taking no arguments.
+                    if o.type_name.starts_with('*') {
+                        let got = args.len() + usize::from(fin.is_some());
+                        return Err(at(
+                            node,
+                            format!("wrong number of args for {name}: want 0 got {got}"),
+                        ));
+                    }
                     return Err(at(
                         node,
                         format!("{name} is not a method but has arguments"),
                     ));
                 }
-                let found = o
-                    .get(name)
-                    .or_else(|| super::value::json_alias(name).and_then(|a| o.get(a)));
                 let from_daemon = o.type_name.starts_with("map[");
                 let zero = || {
                     super::value::zero_field(name)
@@ -379,6 +388,8 @@ impl<'a> Exec<'a> {
         args: &[Arg],
         fin: Option<Value>,
     ) -> R<Value> {
+        super::funcs::check_arity(name, args.len() + usize::from(fin.is_some()))
+            .map_err(|e| at(node, e))?;
         // and/or evaluate lazily and return the deciding operand.
         if name == "and" || name == "or" {
             if args.is_empty() && fin.is_none() {
@@ -411,8 +422,27 @@ impl<'a> Exec<'a> {
         if let Some(v) = fin {
             vals.push(v);
         }
-        f(&vals).map_err(|e| at(node, format!("error calling {name}: {e}")))
+        f(&vals).map_err(|e| call_error(node, name, args, e))
     }
+}
+
+/// Where and how Go reports a failed call: arity errors at the call, type
+/// errors at the argument, anything else as "error calling".
+fn call_error(node: &Arg, name: &str, args: &[Arg], e: String) -> At {
+    use super::funcs::{ARG_ERR, CALL_ERR};
+    if let Some(rest) = e.strip_prefix(CALL_ERR) {
+        return at(node, rest);
+    }
+    if let Some(rest) = e.strip_prefix(ARG_ERR) {
+        if let Some((idx, msg)) = rest.split_once(ARG_ERR) {
+            let target = idx.parse::<usize>().ok().and_then(|i| args.get(i));
+            return match target {
+                Some(a) if a.pos().is_some() => at(a, msg),
+                _ => at(node, msg),
+            };
+        }
+    }
+    at(node, format!("error calling {name}: {e}"))
 }
 
 fn not_a_function(first: &Arg, rest: &[Arg], fin: &Option<Value>) -> R<()> {

@@ -15,33 +15,79 @@ fn f(funcs: &mut Funcs, name: &str, func: impl Fn(&[Value]) -> Result<Value, Str
     funcs.insert(name.to_string(), Rc::new(func));
 }
 
+/// Marks an error Go reports at the call itself, without "error calling".
+pub const CALL_ERR: char = '\u{2}';
+/// Marks an error Go reports at one argument: `\u{1}<index>\u{1}<text>`.
+pub const ARG_ERR: char = '\u{1}';
+
+/// Go's arity check, reported at the call.
+pub fn arity_error(name: &str, want: usize, got: usize) -> String {
+    format!("{CALL_ERR}wrong number of args for {name}: want {want} got {got}")
+}
+
+/// Go's argument type check, reported at argument `i`.
+pub fn arg_error(i: usize, msg: impl std::fmt::Display) -> String {
+    format!("{ARG_ERR}{i}{ARG_ERR}{msg}")
+}
+
+/// The arity Go checks before evaluating a builtin's arguments:
+/// (minimum, maximum) with `None` for variadic.
+pub fn arity(name: &str) -> Option<(usize, Option<usize>)> {
+    Some(match name {
+        "not" | "len" | "json" | "title" | "lower" | "upper" => (1, Some(1)),
+        "ne" | "lt" | "le" | "gt" | "ge" | "split" | "join" | "truncate" => (2, Some(2)),
+        "pad" => (3, Some(3)),
+        "and" | "or" | "index" | "slice" | "eq" | "printf" | "call" => (1, None),
+        "print" | "println" | "html" | "js" | "urlquery" => (0, None),
+        _ => return None,
+    })
+}
+
+/// Go's message when `got` arguments do not fit `name`'s arity.
+pub fn check_arity(name: &str, got: usize) -> Result<(), String> {
+    match arity(name) {
+        Some((min, Some(max))) if got < min || got > max => Err(format!(
+            "wrong number of args for {name}: want {min} got {got}"
+        )),
+        Some((min, None)) if got < min => Err(format!(
+            "wrong number of args for {name}: want at least {min} got {got}"
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn want(name: &str, args: &[Value], n: usize) -> Result<(), String> {
     if args.len() != n {
-        return Err(format!(
-            "wrong number of args for {name}: want {n} got {}",
-            args.len()
-        ));
+        return Err(arity_error(name, n, args.len()));
     }
     Ok(())
 }
 
-fn string_arg(v: &Value) -> Result<String, String> {
-    match v {
-        Value::Str(s) => Ok(s.clone()),
-        other => Err(format!(
-            "wrong type for value; expected string; got {}",
-            other.type_name()
+fn string_arg(args: &[Value], i: usize) -> Result<String, String> {
+    match args.get(i) {
+        Some(Value::Str(s)) => Ok(s.clone()),
+        Some(other) => Err(arg_error(
+            i,
+            format!(
+                "wrong type for value; expected string; got {}",
+                other.type_name()
+            ),
         )),
+        None => Err(arg_error(i, "missing value")),
     }
 }
 
-fn int_arg(v: &Value) -> Result<i64, String> {
-    match v {
-        Value::Int(i) => Ok(*i),
-        other => Err(format!(
-            "wrong type for value; expected int; got {}",
-            other.type_name()
+fn int_arg(args: &[Value], i: usize) -> Result<i64, String> {
+    match args.get(i) {
+        Some(Value::Int(v)) => Ok(*v),
+        Some(other) => Err(arg_error(
+            i,
+            format!(
+                "wrong type for value; expected int; got {}",
+                other.type_name()
+            ),
         )),
+        None => Err(arg_error(i, "missing value")),
     }
 }
 
@@ -168,7 +214,9 @@ fn slice(args: &[Value]) -> Result<Value, String> {
     let Some(item) = args.first() else {
         return Err("wrong number of args for slice: want at least 1 got 0".into());
     };
-    let idx: Vec<i64> = args[1..].iter().map(int_arg).collect::<Result<_, _>>()?;
+    let idx: Vec<i64> = (1..args.len())
+        .map(|i| int_arg(args, i))
+        .collect::<Result<_, _>>()?;
     let len = match item {
         Value::Str(s) => s.len(),
         Value::List(l) => l.len(),
@@ -294,8 +342,8 @@ pub fn basic() -> Funcs {
     });
     f(&mut m, "split", |a| {
         want("split", a, 2)?;
-        let s = string_arg(&a[0])?;
-        let sep = string_arg(&a[1])?;
+        let s = string_arg(a, 0)?;
+        let sep = string_arg(a, 1)?;
         let parts: Vec<Value> = if sep.is_empty() {
             s.chars().map(|c| Value::Str(c.to_string())).collect()
         } else {
@@ -305,44 +353,50 @@ pub fn basic() -> Funcs {
     });
     f(&mut m, "join", |a| {
         want("join", a, 2)?;
-        let sep = string_arg(&a[1])?;
+        let sep = string_arg(a, 1)?;
         match &a[0] {
             Value::List(l) => {
                 let parts: Vec<String> = l
                     .iter()
                     .map(|v| match v {
                         Value::Str(s) => Ok(s.clone()),
-                        other => Err(format!(
-                            "wrong type for value; expected []string; got []{}",
-                            other.type_name()
+                        other => Err(arg_error(
+                            0,
+                            format!(
+                                "wrong type for value; expected []string; got []{}",
+                                other.type_name()
+                            ),
                         )),
                     })
                     .collect::<Result<_, _>>()?;
                 Ok(Value::Str(parts.join(&sep)))
             }
             Value::Nil | Value::Invalid | Value::NilList => Ok(Value::Str(String::new())),
-            other => Err(format!(
-                "wrong type for value; expected []string; got {}",
-                other.type_name()
+            other => Err(arg_error(
+                0,
+                format!(
+                    "wrong type for value; expected []string; got {}",
+                    other.type_name()
+                ),
             )),
         }
     });
     f(&mut m, "title", |a| {
         want("title", a, 1)?;
-        Ok(Value::Str(title(&string_arg(&a[0])?)))
+        Ok(Value::Str(title(&string_arg(a, 0)?)))
     });
     f(&mut m, "lower", |a| {
         want("lower", a, 1)?;
-        Ok(Value::Str(string_arg(&a[0])?.to_lowercase()))
+        Ok(Value::Str(string_arg(a, 0)?.to_lowercase()))
     });
     f(&mut m, "upper", |a| {
         want("upper", a, 1)?;
-        Ok(Value::Str(string_arg(&a[0])?.to_uppercase()))
+        Ok(Value::Str(string_arg(a, 0)?.to_uppercase()))
     });
     f(&mut m, "pad", |a| {
         want("pad", a, 3)?;
-        let s = string_arg(&a[0])?;
-        let (pre, suf) = (int_arg(&a[1])?, int_arg(&a[2])?);
+        let s = string_arg(a, 0)?;
+        let (pre, suf) = (int_arg(a, 1)?, int_arg(a, 2)?);
         if s.is_empty() {
             return Ok(Value::Str(s));
         }
@@ -354,8 +408,8 @@ pub fn basic() -> Funcs {
     });
     f(&mut m, "truncate", |a| {
         want("truncate", a, 2)?;
-        let s = string_arg(&a[0])?;
-        let n = int_arg(&a[1])?.max(0) as usize;
+        let s = string_arg(a, 0)?;
+        let n = int_arg(a, 1)?.max(0) as usize;
         if s.len() < n {
             return Ok(Value::Str(s));
         }

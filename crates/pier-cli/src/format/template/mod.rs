@@ -234,6 +234,25 @@ mod tests {
     }
 
     #[test]
+    fn call_errors_where_go_reports_them() {
+        let d = serde_json::json!({"S": "x", "L": ["a"]});
+        // Arity is checked before arguments are evaluated.
+        assert_eq!(
+            err("{{truncate .Nope}}", d.clone()),
+            r#"template: :1:2: executing "" at <truncate>: wrong number of args for truncate: want 2 got 1"#
+        );
+        // Type errors point at the argument.
+        assert_eq!(
+            err(r#"{{join .S ","}}"#, d.clone()),
+            r#"template: :1:7: executing "" at <.S>: wrong type for value; expected []string; got string"#
+        );
+        assert_eq!(
+            err("{{.S 1}}", d),
+            r#"template: :1:2: executing "" at <.S>: S is not a method but has arguments"#
+        );
+    }
+
+    #[test]
     fn methods_with_arguments() {
         let labels = std::collections::BTreeMap::from([("com.x".to_string(), "1".to_string())]);
         let obj = Object::new(ObjKind::Struct, "*formatter.ContainerContext")
