@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use pier_runtime::{write_spec_atomic, ShimConfig};
+use pier_runtime::ShimConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ShimError;
@@ -125,7 +125,14 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
             ns.iter()
                 .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
         });
-    write_spec_atomic(&spec, &spec_path)?;
+    // Temp file + rename, without fsync: the patched spec is derived data,
+    // read back at once by libcontainer and rewritten by pierd on every start.
+    let bytes = serde_json::to_vec(&spec)
+        .map_err(|e| ShimError::Other(format!("serialising the spec: {e}")))?;
+    let tmp = cfg.bundle.join(".config.json.shim");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, &spec_path))
+        .map_err(|e| ShimError::io(format!("writing {}", spec_path.display()), e))?;
     Ok(Prepared {
         cgroup,
         console,

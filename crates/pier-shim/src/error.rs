@@ -49,16 +49,43 @@ impl ShimError {
     }
 }
 
-/// Writes one diagnostic line to stderr (the shim's `shim.log` once
-/// daemonized): `<time> pier-shim[<pid>]: <message>`.
+static LOG_PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// From now on diagnostics go to `path` (opened per line, so a monitor that
+/// has nothing to say never creates it) instead of stderr.
+pub fn log_to(path: std::path::PathBuf) {
+    let _ = LOG_PATH.set(path);
+}
+
+/// Writes one diagnostic line: `<time> pier-shim[<pid>]: <message>`.
+pub fn log_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let line = format!(
+        "{} pier-shim[{}]: {}\n",
+        pier_runtime::now_rfc3339_nanos(),
+        std::process::id(),
+        args
+    );
+    match LOG_PATH.get() {
+        Some(p) => {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(p)
+            {
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
+        None => {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+    }
+}
+
+/// Logs a diagnostic line (see [`log_line`]).
 #[macro_export]
 macro_rules! slog {
-    ($($arg:tt)*) => {{
-        eprintln!(
-            "{} pier-shim[{}]: {}",
-            pier_runtime::now_rfc3339_nanos(),
-            std::process::id(),
-            format_args!($($arg)*)
-        );
-    }};
+    ($($arg:tt)*) => {
+        $crate::error::log_line(format_args!($($arg)*))
+    };
 }

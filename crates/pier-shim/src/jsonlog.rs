@@ -52,6 +52,7 @@ impl JsonLog {
     }
 
     /// Logs a chunk of output.
+    #[link_section = ".text.hot.pier_monitor"]
     pub fn write(&mut self, stream: Stream, mut data: &[u8]) {
         self.time.clear();
         pier_runtime::push_rfc3339_nanos(SystemTime::now(), &mut self.time);
@@ -88,6 +89,7 @@ impl JsonLog {
     }
 
     /// A complete line (ending in '\n'), split at 16 KiB.
+    #[link_section = ".text.hot.pier_monitor"]
     fn feed_line(&mut self, stream: Stream, line: &[u8]) {
         for chunk in line.chunks(MAX_ENTRY) {
             self.entry(stream, chunk);
@@ -107,6 +109,7 @@ impl JsonLog {
         self.flush();
     }
 
+    #[link_section = ".text.hot.pier_monitor"]
     fn entry(&mut self, stream: Stream, msg: &[u8]) {
         self.out.extend_from_slice(b"{\"log\":");
         push_json_string(&mut self.out, msg);
@@ -117,6 +120,7 @@ impl JsonLog {
         self.out.extend_from_slice(b"\"}\n");
     }
 
+    #[link_section = ".text.hot.pier_monitor"]
     fn flush(&mut self) {
         if self.out.is_empty() {
             return;
@@ -137,6 +141,7 @@ impl JsonLog {
 }
 
 /// Appends `bytes` as a JSON string; invalid UTF-8 becomes U+FFFD (like Go).
+#[link_section = ".text.hot.pier_monitor"]
 pub fn push_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     for chunk in bytes.utf8_chunks() {

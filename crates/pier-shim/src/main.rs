@@ -21,6 +21,7 @@ mod error;
 mod helper;
 mod jsonlog;
 mod lc;
+mod memory;
 mod monitor;
 mod overlay;
 mod rootfs;
@@ -113,16 +114,11 @@ fn setup_process(cfg: &ShimConfig) {
     }
     if let Ok(null) = dev_null() {
         dup_onto(&null, 0);
+        // Diagnostics go to a small file in the bundle, not to pierd's
+        // stderr (the monitor outlives pierd).
+        dup_onto(&null, 2);
     }
-    // Diagnostics go to a small file in the bundle, not to pierd's stderr
-    // (the monitor outlives pierd).
-    if let Ok(f) = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(cfg.bundle.join("shim.log"))
-    {
-        dup_onto(&OwnedFd::from(f), 2);
-    }
+    error::log_to(cfg.bundle.join("shim.log"));
 }
 
 fn set_nonblocking(fd: &OwnedFd) -> Result<(), ShimError> {

@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -17,6 +17,7 @@ use pier_runtime::{ExitRecord, ShimEvent, ShimRequest, ShimState, StatusReply};
 
 use crate::helper::{self, HelperError};
 use crate::jsonlog::{JsonLog, Stream};
+use crate::memory::Releaser;
 use crate::{lc, overlay, slog};
 
 /// Size of the one read buffer.
@@ -29,6 +30,10 @@ const STDIN_HIGH_WATER: usize = 1 << 20;
 const DRAIN: Duration = Duration::from_secs(2);
 /// How long to try delivering EXITED to slow clients.
 const FAREWELL: Duration = Duration::from_secs(2);
+/// Give back mapped code after this long without events...
+const IDLE_RELEASE: Duration = Duration::from_millis(100);
+/// ...but not more often than this.
+const MIN_RELEASE_INTERVAL: Duration = Duration::from_millis(250);
 
 struct Conn {
     stream: UnixStream,
@@ -51,11 +56,13 @@ impl Conn {
         }
     }
 
+    #[link_section = ".text.hot.pier_monitor"]
     fn push(&mut self, ev: &ShimEvent) {
         ev.encode(&mut self.out);
     }
 
     /// Writes as much pending output as the socket takes.
+    #[link_section = ".text.hot.pier_monitor"]
     fn flush(&mut self) {
         while !self.out.is_empty() && !self.dead {
             match self.stream.write(&self.out) {
@@ -113,12 +120,30 @@ pub struct Monitor {
     started: bool,
     exit_code: Option<i32>,
     finished_at: String,
-    drain_deadline: Option<Instant>,
+    drain_deadline: Option<Duration>,
     buf: Vec<u8>,
     pollfds: Vec<libc::pollfd>,
     slots: Vec<Slot>,
+    releaser: Releaser,
+    released: bool,
+    last_activity: Duration,
+    last_release: Option<Duration>,
 }
 
+/// CLOCK_MONOTONIC as a duration. Used instead of `Instant` so the idle
+/// loop runs only code that lives next to it (see [`Monitor::run`]).
+#[inline(always)]
+fn now() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[link_section = ".text.hot.pier_monitor"]
 fn read_fd(fd: RawFd, buf: &mut [u8]) -> std::io::Result<usize> {
     // SAFETY: reading into a buffer we own, of the length given.
     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
@@ -129,6 +154,7 @@ fn read_fd(fd: RawFd, buf: &mut [u8]) -> std::io::Result<usize> {
     }
 }
 
+#[link_section = ".text.hot.pier_monitor"]
 fn write_fd(fd: RawFd, buf: &[u8]) -> std::io::Result<usize> {
     // SAFETY: writing from a buffer we own, of the length given.
     let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
@@ -201,9 +227,14 @@ impl Monitor {
             buf: vec![0; READ_BUF],
             pollfds: Vec::with_capacity(8),
             slots: Vec::with_capacity(8),
+            releaser: Releaser::new(),
+            released: false,
+            last_activity: now(),
+            last_release: None,
         }
     }
 
+    #[link_section = ".text.hot.pier_monitor"]
     fn add(&mut self, fd: RawFd, events: libc::c_short, slot: Slot) {
         self.pollfds.push(libc::pollfd {
             fd,
@@ -214,11 +245,15 @@ impl Monitor {
     }
 
     /// Runs until the container has exited and everything is cleaned up.
+    ///
+    /// Placed with the releaser in `.text.hot.*`, which the linker groups
+    /// together, so an idle monitor keeps one window of code mapped.
+    #[link_section = ".text.hot.pier_monitor"]
     pub fn run(mut self) -> i32 {
         loop {
             if self.exit_code.is_some() {
                 let drained = self.out_eof && self.err_eof;
-                let late = self.drain_deadline.is_some_and(|d| Instant::now() >= d);
+                let late = self.drain_deadline.is_some_and(|d| now() >= d);
                 if drained || late {
                     break;
                 }
@@ -260,11 +295,19 @@ impl Monitor {
                 let fd = c.stream.as_raw_fd();
                 self.add(fd, ev, Slot::Conn(i));
             }
-            let timeout = match self.drain_deadline {
-                Some(d) => d
-                    .saturating_duration_since(Instant::now())
-                    .as_millis()
-                    .min(i32::MAX as u128) as i32,
+            let release_at = (!self.released).then(|| {
+                let idle = self.last_activity + IDLE_RELEASE;
+                match self.last_release {
+                    Some(l) => idle.max(l + MIN_RELEASE_INTERVAL),
+                    None => idle,
+                }
+            });
+            let wake = match (self.drain_deadline, release_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = match wake {
+                Some(d) => d.saturating_sub(now()).as_millis().min(i32::MAX as u128) as i32,
                 None => -1,
             };
             // SAFETY: pollfds is a valid array of its length.
@@ -283,6 +326,17 @@ impl Monitor {
                 }
                 continue;
             }
+            let t = now();
+            if n == 0 {
+                if release_at.is_some_and(|r| t >= r) {
+                    self.releaser.release();
+                    self.released = true;
+                    self.last_release = Some(now());
+                }
+                continue;
+            }
+            self.released = false;
+            self.last_activity = t;
             for k in 0..self.pollfds.len() {
                 let re = self.pollfds[k].revents;
                 if re == 0 {
@@ -302,6 +356,7 @@ impl Monitor {
         self.finish()
     }
 
+    #[link_section = ".text.hot.pier_monitor"]
     fn on_sigchld(&mut self) {
         while let Ok(Some(_)) = self.sigfd.read_signal() {}
         loop {
@@ -327,11 +382,12 @@ impl Monitor {
         }
         self.exit_code = Some(code);
         self.finished_at = pier_runtime::now_rfc3339_nanos();
-        self.drain_deadline = Some(Instant::now() + DRAIN);
+        self.drain_deadline = Some(now() + DRAIN);
         self.stdin = None;
         self.stdin_buf = Vec::new();
     }
 
+    #[link_section = ".text.hot.pier_monitor"]
     fn on_accept(&mut self) {
         loop {
             match self.listener.accept() {
@@ -350,6 +406,7 @@ impl Monitor {
         }
     }
 
+    #[link_section = ".text.hot.pier_monitor"]
     fn on_output(&mut self, stream: Stream) {
         let fd = match stream {
             Stream::Stdout => self.out.as_ref(),
@@ -394,6 +451,7 @@ impl Monitor {
         }
     }
 
+    #[link_section = ".text.hot.pier_monitor"]
     fn on_stdin_writable(&mut self) {
         let Some(fd) = self.stdin.as_ref().map(|f| f.as_raw_fd()) else {
             return;
@@ -421,6 +479,7 @@ impl Monitor {
         }
     }
 
+    #[link_section = ".text.hot.pier_monitor"]
     fn on_conn(&mut self, i: usize, revents: libc::c_short) {
         if revents & libc::POLLOUT != 0 {
             self.conns[i].flush();
@@ -474,10 +533,12 @@ impl Monitor {
         self.conns[i].flush();
     }
 
+    #[link_section = ".text.hot.pier_monitor"]
     fn reply(&mut self, i: usize, ev: ShimEvent) {
         self.conns[i].push(&ev);
     }
 
+    #[link_section = ".text.hot.pier_monitor"]
     fn handle(&mut self, i: usize, req: ShimRequest) {
         match req {
             ShimRequest::Start => {
@@ -615,7 +676,7 @@ impl Monitor {
         }
         // Deliver EXITED; connections stay open until the socket is gone,
         // so a client seeing EOF knows the shim is done.
-        let deadline = Instant::now() + FAREWELL;
+        let deadline = now() + FAREWELL;
         loop {
             self.pollfds.clear();
             for c in self.conns.iter().filter(|c| !c.dead && !c.out.is_empty()) {
@@ -625,7 +686,7 @@ impl Monitor {
                     revents: 0,
                 });
             }
-            if self.pollfds.is_empty() || Instant::now() >= deadline {
+            if self.pollfds.is_empty() || now() >= deadline {
                 break;
             }
             // SAFETY: pollfds is a valid array of its length.

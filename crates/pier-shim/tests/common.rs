@@ -99,14 +99,29 @@ impl Fixture {
     /// A bundle running `args` with Docker's defaults; `tweak` may change the
     /// spec input and shim config before they are written.
     pub fn new(args: &[&str], tweak: impl FnOnce(&mut SpecInput, &mut ShimConfig)) -> Fixture {
+        Self::with_layer(None, args, tweak)
+    }
+
+    /// Like [`Fixture::new`], with an existing busybox layer (or a new one).
+    pub fn with_layer(
+        layer: Option<&Path>,
+        args: &[&str],
+        tweak: impl FnOnce(&mut SpecInput, &mut ShimConfig),
+    ) -> Fixture {
         // Short paths: the socket must stay under 108 bytes.
         let dir = tempfile::Builder::new()
             .prefix("ps")
             .tempdir_in("/tmp")
             .unwrap();
         let id = unique_id();
-        let layer = dir.path().join("l");
-        busybox_layer(&layer);
+        let layer = match layer {
+            Some(l) => l.to_path_buf(),
+            None => {
+                let l = dir.path().join("l");
+                busybox_layer(&l);
+                l
+            }
+        };
         let bundle = dir.path().join("b");
         for d in ["rootfs", "diff", "work"] {
             std::fs::create_dir_all(bundle.join(d)).unwrap();
@@ -331,4 +346,25 @@ pub fn pss_kib(pid: u32) -> u64 {
         .trim()
         .parse()
         .unwrap()
+}
+
+/// The mappings of a process with the most PSS, for diagnostics.
+pub fn pss_breakdown(pid: u32) -> Vec<(u64, String)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut name = String::new();
+    for l in s.lines() {
+        let first = l.split_whitespace().next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            name = format!("{} {}", f[1], f.get(5).copied().unwrap_or("[anon]"));
+        } else if let Some(v) = l.strip_prefix("Pss:") {
+            let kib: u64 = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+            if kib > 0 {
+                out.push((kib, name.clone()));
+            }
+        }
+    }
+    out.sort_by_key(|b| std::cmp::Reverse(b.0));
+    out
 }

@@ -439,7 +439,7 @@ async fn monitor_memory() {
         c.recv().await.unwrap(),
         Some(ShimEvent::Started { pid: l.pid })
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let shim = parent_of(l.pid);
     let pss = pss_kib(shim);
     let threads = std::fs::read_to_string(format!("/proc/{shim}/status"))
@@ -449,9 +449,47 @@ async fn monitor_memory() {
         .unwrap();
     println!("shim_pss_kib={pss} threads={threads}");
     eprintln!("shim_pss_kib={pss} threads={threads}");
+    for (kib, name) in pss_breakdown(shim).iter().take(12) {
+        eprintln!("  {kib:>6} kB  {name}");
+    }
     assert_eq!(threads, "1");
+    eprintln!(
+        "{}",
+        std::fs::read_to_string(f.bundle.join("shim.log")).unwrap_or_default()
+    );
     c.send(&ShimRequest::Signal(9)).await.unwrap();
     let o = collect(&mut c, T).await;
     assert_eq!(o.exit_code, Some(137));
     f.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_through_the_shim() {
+    if skip() {
+        return;
+    }
+    // launch → created → START → EXITED → shim gone, for `true`.
+    let layer = tempfile::Builder::new()
+        .prefix("pl")
+        .tempdir_in("/tmp")
+        .unwrap();
+    busybox_layer(layer.path());
+    let mut times = Vec::new();
+    for _ in 0..15 {
+        let f = Fixture::with_layer(Some(layer.path()), &["true"], |_, c| c.log = None);
+        let t0 = Instant::now();
+        let o = run(&f).await;
+        times.push(t0.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(o.exit_code, Some(0));
+        f.assert_clean();
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "shim_create_to_exit_median_ms={:.1}",
+        times[times.len() / 2]
+    );
+    eprintln!(
+        "shim_create_to_exit_median_ms={:.1} (all: {times:.1?})",
+        times[times.len() / 2]
+    );
 }
