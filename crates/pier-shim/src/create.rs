@@ -175,6 +175,11 @@ pub fn create(
     stdio: Option<ChildStdio>,
     console_socket: Option<PathBuf>,
 ) -> Result<Created, HelperError> {
+    // The container's processes are cloned from here: keep pierd's answer
+    // pipe (our stdout) out of them.
+    if let Ok(null) = crate::helper::dev_null() {
+        crate::helper::dup_onto(&null, 1);
+    }
     let rootfs = rootfs_dir(&cfg.bundle);
     overlay::mount_rootfs(&cfg.rootfs, &cfg.bundle, &rootfs)?;
     let res = (|| {

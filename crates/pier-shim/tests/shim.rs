@@ -453,6 +453,11 @@ async fn monitor_memory() {
         eprintln!("  {kib:>6} kB  {name}");
     }
     assert_eq!(threads, "1");
+    if !cfg!(debug_assertions) {
+        // The target is 0.3 MiB; the bound leaves room for the PSS share of
+        // libc, which depends on what else runs on the host.
+        assert!(pss <= 400, "monitor PSS {pss} KiB");
+    }
     eprintln!(
         "{}",
         std::fs::read_to_string(f.bundle.join("shim.log")).unwrap_or_default()
@@ -492,4 +497,34 @@ async fn latency_through_the_shim() {
         "shim_create_to_exit_median_ms={:.1} (all: {times:.1?})",
         times[times.len() / 2]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_output_is_split_and_delivered() {
+    if skip() {
+        return;
+    }
+    // 4 MiB without a newline, then a short line: 256 partial entries of
+    // 16 KiB, then "a…a\n" pieces; every byte reaches the subscriber.
+    let f = Fixture::new(
+        &[
+            "sh",
+            "-c",
+            "dd if=/dev/zero bs=65536 count=64 2>/dev/null | tr '\\0' a; echo end",
+        ],
+        |_, _| {},
+    );
+    let o = run(&f).await;
+    assert_eq!(o.exit_code, Some(0));
+    assert_eq!(o.stdout.len(), 4 * 1024 * 1024 + 4);
+    assert!(o.out().ends_with("aend\n"));
+    let e = f.log_entries();
+    let total: usize = e.iter().map(|x| x["log"].as_str().unwrap().len()).sum();
+    assert_eq!(total, 4 * 1024 * 1024 + 4);
+    assert!(e
+        .iter()
+        .all(|x| x["log"].as_str().unwrap().len() <= 16 * 1024));
+    assert_eq!(e.len(), 257, "256 full entries and the rest");
+    assert!(e[256]["log"].as_str().unwrap().ends_with("end\n"));
+    f.assert_clean();
 }
