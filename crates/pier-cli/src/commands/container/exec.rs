@@ -73,9 +73,7 @@ pub async fn exec(ctx: &Ctx, a: ExecArgs) -> CmdResult {
         detach_keys: attach::detach_keys(a.detach_keys.as_deref()),
     };
     if streams.stdin && streams.tty {
-        tty::set_raw_stdin().map_err(|e| {
-            CmdError::new(1, format!("unable to set IO streams as raw terminal: {e}"))
-        })?;
+        session::enter_raw_terminal()?;
         tty::restore_on_signals();
     }
     let task = tokio::spawn(attach::stream(conn, streams));
@@ -181,9 +179,7 @@ pub async fn attach(ctx: &Ctx, a: AttachArgs) -> CmdResult {
         detach_keys: attach::detach_keys(a.detach_keys.as_deref()),
     };
     if stdin && is_tty {
-        tty::set_raw_stdin().map_err(|e| {
-            CmdError::new(1, format!("unable to set IO streams as raw terminal: {e}"))
-        })?;
+        session::enter_raw_terminal()?;
         tty::restore_on_signals();
     }
     let task = tokio::spawn(attach::stream(conn, streams));

@@ -116,9 +116,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> CmdResult {
         detach_keys: attach::detach_keys(a.detach_keys.as_deref()),
     };
     if streams.stdin && streams.tty {
-        tty::set_raw_stdin().map_err(|e| {
-            CmdError::new(1, format!("unable to set IO streams as raw terminal: {e}"))
-        })?;
+        session::enter_raw_terminal()?;
     }
     let mut attach_task = tokio::spawn(attach::stream(conn, streams));
 

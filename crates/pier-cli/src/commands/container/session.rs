@@ -5,6 +5,7 @@
 use tokio::sync::oneshot;
 
 use crate::client::{encode, read_all, Client, Query};
+use crate::commands::CmdError;
 use crate::output;
 use crate::tty;
 
@@ -152,4 +153,11 @@ pub fn forward_signals(client: &Client, id: &str) {
             }
         });
     }
+}
+
+/// Puts the local terminal in raw mode for an interactive TTY session, with
+/// docker's error text (exit 1) when that fails.
+pub fn enter_raw_terminal() -> Result<(), CmdError> {
+    tty::set_raw_stdin()
+        .map_err(|e| CmdError::new(1, format!("unable to set IO streams as raw terminal: {e}")))
 }
