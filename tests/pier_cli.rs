@@ -246,3 +246,64 @@ fn version_and_info() {
     ok(d.docker(&["version"]));
     ok(d.docker(&["info"]));
 }
+
+/// A container started again right after it exited reuses its id: the
+/// previous run's shim is still deleting its runtime state and must neither
+/// make the new start fail nor unlink the new shim's control socket.
+#[test]
+fn restart_right_after_exit_keeps_the_new_shim_reachable() {
+    let d = Daemon::start();
+    let id = ok(d.pier(&[
+        "create",
+        "--name",
+        "again",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "if [ -e /ran ]; then sleep 30; else touch /ran; echo first; fi",
+    ]))
+    .trim()
+    .to_string();
+    let out = ok(d.pier(&["start", "-a", "again"]));
+    assert_eq!(out.trim(), "first");
+    ok(d.pier(&["start", "again"]));
+    let socket = d.exec_root.join("shim").join(format!("{}.sock", &id[..12]));
+    // Long enough for the first run's shim to have finished and left.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        socket.exists(),
+        "control socket of the running shim is gone"
+    );
+    // A new attach needs that socket: it must see the container's output
+    // once it is stopped.
+    let running = ok(d.pier(&["inspect", "-f", "{{.State.Running}}", "again"]));
+    assert_eq!(running.trim(), "true");
+    let mut attach = d
+        .pier_cmd()
+        .args(["attach", "--no-stdin", "again"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pier attach");
+    std::thread::sleep(Duration::from_millis(500));
+    ok(d.pier(&["stop", "-t", "1", "again"]));
+    let st = attach.wait().expect("wait for pier attach");
+    let mut err = String::new();
+    use std::io::Read;
+    if let Some(mut e) = attach.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(err.is_empty(), "attach failed: {err}");
+    assert_ne!(st.code(), Some(1), "attach failed: {err}");
+    // `restart` stops and starts within one request: no client round
+    // trip gives the old shim time to finish.
+    ok(d.pier(&["start", "again"]));
+    for _ in 0..5 {
+        ok(d.pier(&["restart", "-t", "0", "again"]));
+        let running = ok(d.pier(&["inspect", "-f", "{{.State.Running}}", "again"]));
+        assert_eq!(running.trim(), "true");
+    }
+    ok(d.pier(&["rm", "-f", "again"]));
+}

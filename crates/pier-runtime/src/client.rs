@@ -315,6 +315,7 @@ mod tests {
             exit_file: dir.join("exit.json"),
             tty: false,
             open_stdin: false,
+            ephemeral: false,
             user: String::new(),
         }
     }

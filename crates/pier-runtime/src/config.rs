@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{write_atomic, RuntimeError};
+use crate::{write_atomic, write_replace, RuntimeError};
 
 /// The overlay layers of a container's root filesystem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +36,11 @@ pub struct ShimConfig {
     pub tty: bool,
     /// Keep the container's stdin open for `STDIN` requests; otherwise it is /dev/null.
     pub open_stdin: bool,
+    /// The container is removed when it exits (AutoRemove): its exit record
+    /// only has to outlive pierd, not an OS crash, so it is written without
+    /// fsync.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ephemeral: bool,
     /// Docker's `User`: "", "name", "uid", "name:group", "uid:gid".
     #[serde(default)]
     pub user: String,
@@ -107,11 +112,16 @@ pub struct ExitRecord {
 
 impl ExitRecord {
     pub fn write_atomic(&self, path: &Path) -> Result<(), RuntimeError> {
+        self.write(path, true)
+    }
+
+    /// Writes `exit.json`; `durable` as in [`write_replace`].
+    pub fn write(&self, path: &Path, durable: bool) -> Result<(), RuntimeError> {
         let bytes = serde_json::to_vec(self).map_err(|source| RuntimeError::Json {
             path: path.to_path_buf(),
             source,
         })?;
-        write_atomic(path, &bytes)
+        write_replace(path, &bytes, durable)
     }
 }
 
@@ -150,6 +160,7 @@ mod tests {
             exit_file: dir.join("exit.json"),
             tty: false,
             open_stdin: true,
+            ephemeral: false,
             user: "1000:1000".into(),
         }
     }

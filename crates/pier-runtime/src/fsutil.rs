@@ -9,6 +9,13 @@ use crate::RuntimeError;
 /// fsync, rename over the target, fsync the directory. Readers see either the
 /// old or the new content, never a torn file. Blocking.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
+    write_replace(path, bytes, true)
+}
+
+/// Like [`write_atomic`] (readers never see a torn file), but the fsyncs
+/// are paid only when `durable`: state that need not survive an OS crash
+/// (e.g. an AutoRemove container's) is replaced with temp file + rename.
+pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<(), RuntimeError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -29,10 +36,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
             .mode(0o644)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         drop(f);
         std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        if durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if let Err(e) = res {
         let _ = std::fs::remove_file(&tmp);

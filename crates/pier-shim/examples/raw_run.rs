@@ -32,13 +32,21 @@ fn main() {
         std::process::exit(1);
     }
     let mut times = Vec::with_capacity(n);
+    let mut phases: [Vec<f64>; 4] = Default::default();
     let mut failure = None;
     for i in 0..n {
         let id = format!("raw{}x{i}", std::process::id());
         let t0 = Instant::now();
-        if let Err(e) = run_once(&id, &bundle, &root) {
-            failure = Some(e);
-            break;
+        match run_once(&id, &bundle, &root) {
+            Ok(p) => {
+                for (all, one) in phases.iter_mut().zip(p) {
+                    all.push(one);
+                }
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
         }
         times.push(t0.elapsed().as_secs_f64() * 1000.0);
     }
@@ -47,13 +55,11 @@ fn main() {
         eprintln!("raw_run: {e}");
         std::process::exit(1);
     }
-    times.sort_by(|a, b| a.total_cmp(b));
-    let median = if n % 2 == 1 {
-        times[n / 2]
-    } else {
-        (times[n / 2 - 1] + times[n / 2]) / 2.0
-    };
+    let median = median_of(&mut times);
     println!("raw_libcontainer_median_ms={median:.3}");
+    let [c, s, w, d] = phases.each_mut().map(|p| median_of(p));
+    // Where the time goes, to tell which phases a monitor can overlap.
+    eprintln!("phases create={c:.3} start={s:.3} wait={w:.3} delete={d:.3} (median ms)");
     eprintln!(
         "runs={n} min={:.3} max={:.3} (ms)",
         times[0],
@@ -61,7 +67,25 @@ fn main() {
     );
 }
 
-fn run_once(id: &str, bundle: &std::path::Path, root: &std::path::Path) -> Result<(), String> {
+fn median_of(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// One create+start+wait+delete; returns the four phase times in ms.
+fn run_once(
+    id: &str,
+    bundle: &std::path::Path,
+    root: &std::path::Path,
+) -> Result<[f64; 4], String> {
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
     let null = |w: bool| {
         std::fs::OpenOptions::new()
             .read(!w)
@@ -69,6 +93,7 @@ fn run_once(id: &str, bundle: &std::path::Path, root: &std::path::Path) -> Resul
             .open("/dev/null")
             .map_err(|e| format!("/dev/null: {e}"))
     };
+    let t = Instant::now();
     let mut c = ContainerBuilder::new(id.to_string(), SyscallType::default())
         .with_root_path(root)
         .map_err(|e| e.to_string())?
@@ -80,7 +105,11 @@ fn run_once(id: &str, bundle: &std::path::Path, root: &std::path::Path) -> Resul
         .with_detach(true)
         .build()
         .map_err(|e| format!("create: {e}"))?;
+    let create = ms(t);
+    let t = Instant::now();
     c.start().map_err(|e| format!("start: {e}"))?;
+    let start = ms(t);
+    let t = Instant::now();
     let pid = c.pid().ok_or("no init pid")?;
     // The init is our child by CLONE_PARENT without an exit signal: __WALL.
     // libcontainer links its own nix; convert through the raw pid.
@@ -89,6 +118,8 @@ fn run_once(id: &str, bundle: &std::path::Path, root: &std::path::Path) -> Resul
         Some(WaitPidFlag::__WALL),
     )
     .map_err(|e| format!("wait: {e}"))?;
+    let wait = ms(t);
+    let t = Instant::now();
     c.delete(true).map_err(|e| format!("delete: {e}"))?;
-    Ok(())
+    Ok([create, start, wait, ms(t)])
 }

@@ -358,6 +358,7 @@ fn prepare(cfg: &ShimConfig) -> Result<Monitor, ShimError> {
         rootfs: create::rootfs_dir(&cfg.bundle),
         socket: cfg.socket.clone(),
         exit_file: cfg.exit_file.clone(),
+        durable_exit: !cfg.ephemeral,
         cgroup: created.cgroup,
         listener,
         sigfd,

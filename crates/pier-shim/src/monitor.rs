@@ -6,7 +6,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signalfd::SignalFd;
@@ -101,6 +101,11 @@ pub struct Monitor {
     pub rootfs: PathBuf,
     pub socket: PathBuf,
     pub exit_file: PathBuf,
+    /// fsync exit.json (false for AutoRemove containers).
+    pub durable_exit: bool,
+    /// (dev, inode) of the socket path as bound: a restarted container's
+    /// next shim binds the same path, which this one must not unlink.
+    socket_id: Option<(u64, u64)>,
     pub cgroup: Option<String>,
     pub listener: UnixListener,
     pub sigfd: SignalFd,
@@ -128,6 +133,14 @@ pub struct Monitor {
     released: bool,
     last_activity: Duration,
     last_release: Option<Duration>,
+}
+
+/// The (device, inode) a path names now, if it exists.
+fn path_id(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// CLOCK_MONOTONIC as a duration. Used instead of `Instant` so the idle
@@ -187,6 +200,7 @@ pub struct MonitorParts {
     pub rootfs: PathBuf,
     pub socket: PathBuf,
     pub exit_file: PathBuf,
+    pub durable_exit: bool,
     pub cgroup: Option<String>,
     pub listener: UnixListener,
     pub sigfd: SignalFd,
@@ -206,8 +220,10 @@ impl Monitor {
             id: p.id,
             runtime_root: p.runtime_root,
             rootfs: p.rootfs,
+            socket_id: path_id(&p.socket),
             socket: p.socket,
             exit_file: p.exit_file,
+            durable_exit: p.durable_exit,
             cgroup: p.cgroup,
             listener: p.listener,
             sigfd: p.sigfd,
@@ -649,12 +665,11 @@ impl Monitor {
         self.err = None;
         self.stdin = None;
         let oom_killed = self.oom_killed();
-        let (root, id) = (&self.runtime_root, &self.id);
-        if let Err(e) = helper::run("delete", || {
-            lc::delete(root, id).map_err(|m| HelperError::new(m, 128))
-        }) {
-            slog!("deleting the container: {}", e.message);
-        }
+        // pierd removes the container dir as soon as it sees EXITED (run
+        // --rm), so the rootfs must be unmounted before; libcontainer's
+        // delete (cgroup and state dir) is not needed by anyone waiting
+        // and runs after EXITED, off the `run` path. pierd waits for this
+        // shim's EOF before it starts the same container again.
         if let Err(e) = overlay::unmount_rootfs(&self.rootfs) {
             slog!("{e}");
         }
@@ -663,7 +678,7 @@ impl Monitor {
             finished_at: std::mem::take(&mut self.finished_at),
             oom_killed,
         };
-        if let Err(e) = rec.write_atomic(&self.exit_file) {
+        if let Err(e) = rec.write(&self.exit_file, self.durable_exit) {
             slog!("{e}");
         }
         let ev = ShimEvent::Exited {
@@ -695,9 +710,17 @@ impl Monitor {
                 c.flush();
             }
         }
-        if let Err(e) = std::fs::remove_file(&self.socket) {
-            if e.kind() != ErrorKind::NotFound {
-                slog!("removing {}: {e}", self.socket.display());
+        let (root, id) = (&self.runtime_root, &self.id);
+        if let Err(e) = helper::run("delete", || {
+            lc::delete(root, id).map_err(|m| HelperError::new(m, 128))
+        }) {
+            slog!("deleting the container: {}", e.message);
+        }
+        if self.socket_id.is_some() && path_id(&self.socket) == self.socket_id {
+            if let Err(e) = std::fs::remove_file(&self.socket) {
+                if e.kind() != ErrorKind::NotFound {
+                    slog!("removing {}: {e}", self.socket.display());
+                }
             }
         }
         0

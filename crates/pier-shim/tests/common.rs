@@ -158,6 +158,7 @@ impl Fixture {
             exit_file: bundle.join("exit.json"),
             tty: false,
             open_stdin: false,
+            ephemeral: false,
             user: String::new(),
         };
         tweak(&mut spec, &mut cfg);

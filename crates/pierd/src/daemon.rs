@@ -117,7 +117,7 @@ fn engine_id(data_root: &Path) -> String {
         &h[16..20],
         &h[20..]
     );
-    if let Err(e) = crate::containers::atomic_write(&path, id.as_bytes()) {
+    if let Err(e) = crate::containers::atomic_write(&path, id.as_bytes(), true) {
         tracing::warn!("cannot persist engine id: {e}");
     }
     id

@@ -162,6 +162,7 @@ fn prepare_bundle(
         exit_file: dir.join("exit.json"),
         tty: rec.tty(),
         open_stdin: rec.config.open_stdin.unwrap_or(false),
+        ephemeral: rec.auto_remove(),
         user: rec.config.user.clone().unwrap_or_default(),
     })
 }
@@ -190,6 +191,7 @@ pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ContainerE
         }
         g.rec.clone()
     };
+    wait_previous_shim(c).await;
     let dd = d.clone();
     let dir = c.dir.clone();
     let rec2 = rec.clone();
@@ -385,10 +387,35 @@ pub async fn monitor(d: Arc<Daemon>, c: Arc<Container>, mut reader: ShimReader) 
             Some(_) => continue,
             // The shim died without telling us: its exit record (written
             // before EXITED) is the truth, else Docker's 255.
-            None => break exit_from_record(&c.dir),
+            None => {
+                let (code, oom, at) = exit_from_record(&c.dir);
+                on_exit(&d, &c, code, oom, at).await;
+                return;
+            }
         }
     };
+    // After EXITED the shim still deletes the runtime state; the next
+    // start must not race it.
+    let (gone, retiring) = tokio::sync::watch::channel(false);
+    c.lock().retiring = Some(retiring);
+    tokio::spawn(async move {
+        let drain = async { while runtime::next_event(&mut reader).await.is_some() {} };
+        let _ = tokio::time::timeout(SHIM_RETIRE_TIMEOUT, drain).await;
+        let _ = gone.send(true);
+    });
     on_exit(&d, &c, code, oom, finished).await;
+}
+
+/// How long a start waits for the previous run's shim to finish its
+/// cleanup; a shim stuck longer is not waited for.
+const SHIM_RETIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until the shim of this container's previous run is gone.
+async fn wait_previous_shim(c: &Container) {
+    let retiring = c.lock().retiring.take();
+    if let Some(mut rx) = retiring {
+        let _ = tokio::time::timeout(SHIM_RETIRE_TIMEOUT, rx.wait_for(|gone| *gone)).await;
+    }
 }
 
 pub fn exit_from_record(dir: &Path) -> (i64, bool, DateTime<Utc>) {

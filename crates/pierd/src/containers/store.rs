@@ -47,6 +47,10 @@ pub struct Inner {
     pub starting: Option<PathBuf>,
     pub pending: Vec<PendingAttach>,
     pub removing: bool,
+    /// Set when the shim reported EXITED and becomes `true` once it is gone
+    /// (its connection hit EOF): it still deletes the libcontainer state,
+    /// so the next start of this container waits for it.
+    pub retiring: Option<watch::Receiver<bool>>,
 }
 
 pub struct Container {
@@ -78,6 +82,7 @@ impl Container {
                 starting: None,
                 pending: Vec::new(),
                 removing: false,
+                retiring: None,
             }),
             lifecycle: watch::Sender::new(life),
             op: tokio::sync::Mutex::new(()),
@@ -111,7 +116,10 @@ impl Container {
         self.lifecycle.borrow().removed
     }
 
-    /// Writes container.json (temp file, fsync, rename, fsync dir).
+    /// Writes container.json (temp file, fsync, rename, fsync dir). An
+    /// AutoRemove container's record skips the fsyncs: it only has to
+    /// survive pierd dying (the page cache does), because after an OS crash
+    /// the container is no longer running and would be removed anyway.
     pub fn persist_blocking(&self) -> Result<(), ContainerError> {
         let _g = self.save.lock().unwrap_or_else(|p| p.into_inner());
         if self.is_removed() || self.lock().removing {
@@ -120,7 +128,8 @@ impl Container {
         let rec = self.snapshot();
         let bytes = serde_json::to_vec(&rec)
             .map_err(|e| ContainerError::Runtime(format!("encoding container record: {e}")))?;
-        atomic_write(&self.dir.join("container.json"), &bytes)
+        let durable = !rec.auto_remove();
+        atomic_write(&self.dir.join("container.json"), &bytes, durable)
             .ctx(|| format!("writing record of container {}", self.id))
     }
 
@@ -140,15 +149,22 @@ impl Container {
     }
 }
 
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Replaces `path` through a temp file and rename, so readers never see a
+/// torn file; `durable` adds the fsyncs that make it survive an OS crash.
+pub fn atomic_write(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| std::io::Error::other("path has no parent"))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
-    fs::File::open(dir)?.sync_all()
+    if durable {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[derive(Default)]
