@@ -14,6 +14,8 @@ pub mod api;
 pub mod copy;
 mod error;
 pub mod filters;
+pub mod imageview;
+pub mod mountpoint;
 pub mod options;
 mod store;
 

@@ -62,6 +62,18 @@ pub async fn create(
     let merged = config::merge(body, &image_config, &id)?;
     let mut cfg = merged.config;
     cfg.image = Some(image_ref.clone());
+    let mount_points = {
+        let (d, id, hc, cfg, layers) = (
+            d.clone(),
+            id.clone(),
+            merged.host_config.clone(),
+            cfg.clone(),
+            layers.clone(),
+        );
+        tokio::task::spawn_blocking(move || super::mounts::register(&d, &id, &hc, &cfg, &layers))
+            .await
+            .map_err(|e| ContainerError::Runtime(format!("mount setup failed: {e}")))??
+    };
     let rec = ContainerRecord {
         id: id.clone(),
         name: String::new(),
@@ -75,8 +87,15 @@ pub async fn create(
         layers,
         state: StateRecord::default(),
         restart_count: 0,
+        mount_points,
     };
-    let c = d.containers.insert_new(rec, name)?;
+    let c = match d.containers.insert_new(rec.clone(), name) {
+        Ok(c) => c,
+        Err(e) => {
+            super::mounts::release(d, &id, &rec.mount_points, true);
+            return Err(e);
+        }
+    };
     let me = c.clone();
     let made = tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&me.dir).ctx(|| format!("creating {}", me.dir.display()))?;
@@ -86,6 +105,7 @@ pub async fn create(
     .map_err(|e| ContainerError::Runtime(format!("create task failed: {e}")))
     .and_then(|r| r);
     if let Err(e) = made {
+        super::mounts::release(d, &id, &rec.mount_points, true);
         d.containers.forget(&id);
         let _ = std::fs::remove_dir_all(d.containers.dir_of(&id));
         return Err(e);
@@ -116,6 +136,7 @@ fn prepare_bundle(
     etcfiles::write_all(dir, &hostname, &domainname, host_network)
         .ctx(|| format!("writing /etc files into {}", dir.display()))?;
 
+    let extra_mounts = super::mounts::setup(d, rec)?;
     let mut args = vec![rec.path.clone()];
     args.extend(rec.args.iter().cloned());
     let input = runtime::SpecInput {
@@ -143,10 +164,15 @@ fn prepare_bundle(
         resolv_conf_path: dir.join("resolv.conf"),
         readonly_rootfs: rec.host_config.readonly_rootfs.unwrap_or(false),
         console_size: console_size(rec),
+        extra_mounts,
         ..Default::default()
     };
-    runtime::write_spec(&input, &dir.join("config.json"))
-        .map_err(|e| ContainerError::Runtime(format!("writing the runtime spec: {e}")))?;
+    if let Err(e) = runtime::write_spec(&input, &dir.join("config.json")) {
+        super::mounts::on_stop(d, rec);
+        return Err(ContainerError::Runtime(format!(
+            "writing the runtime spec: {e}"
+        )));
+    }
 
     Ok(runtime::ShimConfig {
         id: rec.id.clone(),
@@ -338,6 +364,7 @@ async fn fail_start(d: &Arc<Daemon>, c: &Arc<Container>, e: RuntimeError) -> Con
     // Recovery reads an exit record on a "created" container as "it ran
     // while pierd was down"; a failed start did not run.
     let _ = std::fs::remove_file(c.dir.join("exit.json"));
+    super::mounts::on_stop(d, &c.snapshot());
     let auto_remove = {
         let mut g = c.lock();
         g.pending.clear();
@@ -425,6 +452,7 @@ pub async fn on_exit(
         g.rec.auto_remove()
     };
     tracing::info!(id = %c.id, code, "container exited");
+    super::mounts::on_stop(d, &c.snapshot());
     c.publish(|l| {
         l.exits += 1;
         l.running = false;
