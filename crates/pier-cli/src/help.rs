@@ -34,6 +34,9 @@ fn aliases(path: &[&str]) -> Option<String> {
         ["load"] | ["save"] | ["import"] | ["tag"] | ["history"] | ["pull"] => {
             vec![format!("image {verb}"), verb.to_string()]
         }
+        ["volume", "ls"] => vec!["volume ls".into(), "volume list".into()],
+        ["volume", "rm"] => vec!["volume rm".into(), "volume remove".into()],
+        ["volume"] | ["volume", _] => return None,
         [_] => vec![format!("container {verb}"), verb.to_string()],
         ["container", v] => vec![format!("container {v}"), v.to_string()],
         ["image", v] => vec![format!("image {v}"), v.to_string()],
@@ -239,7 +242,10 @@ pub fn render(root: &Command, path: &[&str]) -> String {
             &["run", "exec", "ps", "pull", "images", "version", "info"],
         ));
         out.push_str("\n\nManagement Commands:");
-        out.push_str(&subcommand_list(cmd, &["container", "image", "system"]));
+        out.push_str(&subcommand_list(
+            cmd,
+            &["container", "image", "system", "volume"],
+        ));
         out.push_str("\n\nCommands:");
         out.push_str(&subcommand_list(
             cmd,
@@ -256,7 +262,7 @@ pub fn render(root: &Command, path: &[&str]) -> String {
         ));
         return out;
     }
-    if matches!(path, ["container"] | ["image"] | ["system"]) {
+    if matches!(path, ["container"] | ["image"] | ["system"] | ["volume"]) {
         let mut names: Vec<String> = cmd
             .get_subcommands()
             .map(|c| c.get_name().to_string())
