@@ -600,6 +600,14 @@ fn inspect_ps_and_list_show_mounts_like_docker() {
     names.sort();
     assert_eq!(names.len(), 3, "{ps}");
     assert!(names.contains(&"named"), "{ps}");
+    for filter in ["volume=named", "volume=/b", &format!("volume={h}")] {
+        assert_eq!(
+            ok(d.docker(&["ps", "-aq", "--filter", filter])).len(),
+            12,
+            "{filter}"
+        );
+    }
+    assert_eq!(ok(d.docker(&["ps", "-aq", "--filter", "volume=other"])), "");
 
     // volume ls / inspect / filters through both CLIs.
     ok(d.pier(&["volume", "create", "--label", "env=prod", "labelled"]));
@@ -656,4 +664,54 @@ fn inspect_ps_and_list_show_mounts_like_docker() {
         .unwrap_or_else(|| panic!("{df}"));
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(cols, ["named", "1", "3kB"], "{df}");
+}
+
+/// `-o type=none -o device=DIR -o o=bind`: the volume is the host
+/// directory while used; removing the volume never touches that data.
+#[test]
+fn bind_backed_volume_keeps_host_data() {
+    let d = Daemon::start();
+    let src = d.dir.path().join("backing");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("hf"), "from host\n").unwrap();
+    let dev = format!("device={}", src.display());
+    ok(d.pier(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        &dev,
+        "-o",
+        "o=bind",
+        "hostvol",
+    ]));
+    assert_eq!(
+        ok(d.docker(&[
+            "run",
+            "--rm",
+            "-v",
+            "hostvol:/b",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /b/hf; echo c > /b/new"
+        ])),
+        "from host"
+    );
+    assert_eq!(std::fs::read_to_string(src.join("new")).unwrap(), "c\n");
+    ok(d.docker(&["volume", "rm", "hostvol"]));
+    assert!(src.join("hf").exists() && src.join("new").exists());
+    let out = d.docker(&["volume", "create", "-o", "type=tmpfs", "broken"]);
+    assert!(
+        stderr(&out).contains("create broken: missing required option: \"device\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&["volume", "create", "-d", "nosuch", "x"]);
+    assert!(
+        stderr(&out).contains("plugin \"nosuch\" not found"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -14,8 +14,10 @@ pub enum VolumeError {
     #[error("{0}")]
     InvalidParameter(String),
     /// Only the `local` driver exists (404, as Docker's plugin look-up).
-    #[error("error looking up volume plugin {0}: plugin \"{0}\" not found")]
-    PluginNotFound(String),
+    #[error(
+        "create {name}: error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+    )]
+    PluginNotFound { name: String, driver: String },
     /// A prune is already running (409).
     #[error("a prune operation is already running")]
     PruneRunning,
@@ -38,7 +40,7 @@ impl VolumeError {
     /// Docker's status code for this error.
     pub fn status_code(&self) -> u16 {
         match self {
-            VolumeError::NotFound { .. } | VolumeError::PluginNotFound(_) => 404,
+            VolumeError::NotFound { .. } | VolumeError::PluginNotFound { .. } => 404,
             VolumeError::InUse { .. } | VolumeError::PruneRunning => 409,
             VolumeError::InvalidParameter(_) => 400,
             VolumeError::Io { .. } => 500,

@@ -200,7 +200,12 @@ impl VolumeStore {
         let fail = |msg: String| VolumeError::InvalidParameter(format!("create {name}: {msg}"));
         match req.driver.as_deref() {
             None | Some("") | Some(DRIVER) => {}
-            Some(other) => return Err(VolumeError::PluginNotFound(other.to_string())),
+            Some(other) => {
+                return Err(VolumeError::PluginNotFound {
+                    name,
+                    driver: other.to_string(),
+                })
+            }
         }
         valid_name(&name).map_err(fail)?;
         options::validate(&req.options).map_err(fail)?;
@@ -541,6 +546,14 @@ mod tests {
             s.create(o).unwrap_err().to_string(),
             "create vv: missing required option: \"device\""
         );
+        let mut o = named("vv");
+        o.driver = Some("nosuch".into());
+        let e = s.create(o).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "create vv: error looking up volume plugin nosuch: plugin \"nosuch\" not found"
+        );
+        assert_eq!(e.status_code(), 404);
         assert!(s.all().is_empty());
     }
 

@@ -287,6 +287,19 @@ pub fn restore(vols: &VolumeStore, containers: &ContainerStore) {
     vols.unmount_unused();
 }
 
+/// `ps --filter volume=X`: X is a mount's destination, volume name, or
+/// (for binds) source.
+pub fn uses_volume(rec: &ContainerRecord, wanted: &[String]) -> bool {
+    rec.mount_points.iter().any(|m| {
+        let key = if m.name.is_empty() {
+            &m.source
+        } else {
+            &m.name
+        };
+        wanted.iter().any(|w| *w == m.destination || w == key)
+    })
+}
+
 /// Docker's `Mounts` of inspect and `ps`.
 pub fn api_mounts(rec: &ContainerRecord) -> Vec<pier_api::models::MountPoint> {
     rec.mount_points.iter().map(MountPoint::to_api).collect()
