@@ -11,6 +11,9 @@ use rustix::mount::{MountFlags, UnmountFlags};
 use crate::copy;
 use crate::error::{IoContext, Result, VolumeError};
 
+/// Prefix of temporary mount points in the scratch dir.
+pub const SCRATCH_PREFIX: &str = ".copyup-";
+
 /// Copies the image's content at `dest` (a path inside the container) into
 /// the empty volume dir `volume`. `layers` are the overlay lower dirs,
 /// bottom → top; `scratch` is a private directory for the temporary mount
@@ -77,7 +80,10 @@ impl View {
                 mounted: false,
             });
         }
-        let target = scratch.join(format!("copyup-{}", hex::encode(rand::random::<[u8; 6]>())));
+        let target = scratch.join(format!(
+            "{SCRATCH_PREFIX}{}",
+            hex::encode(rand::random::<[u8; 6]>())
+        ));
         std::fs::create_dir_all(&target).ctx(|| format!("creating {}", target.display()))?;
         // overlayfs wants the top layer first.
         let lower: Vec<String> = layers

@@ -136,6 +136,15 @@ impl VolumeStore {
             let Ok(entry) = entry else { continue };
             let name = entry.file_name().to_string_lossy().into_owned();
             let dir = entry.path();
+            if name.starts_with(crate::imageview::SCRATCH_PREFIX) {
+                // A copy-up cut short by a crash: its read-only image
+                // mount may still be there.
+                if options::is_mount_point(&dir) {
+                    let _ = rustix::mount::unmount(&dir, rustix::mount::UnmountFlags::DETACH);
+                }
+                let _ = fs::remove_dir(&dir);
+                continue;
+            }
             if name.starts_with(STAGING_PREFIX) || name.starts_with(TRASH_PREFIX) {
                 remove_tree(&dir);
                 continue;
@@ -165,6 +174,8 @@ impl VolumeStore {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Also the scratch dir for copy-up mounts (`imageview`), which
+    /// `open` cleans up after a crash.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -392,10 +403,16 @@ impl VolumeStore {
                 refs: refs.iter().cloned().collect(),
             });
         }
-        self.delete_locked(&mut st, name)
+        let trash = self.delete_locked(&mut st, name)?;
+        drop(st);
+        remove_tree(&trash);
+        Ok(())
     }
 
-    fn delete_locked(&self, st: &mut State, name: &str) -> Result<()> {
+    /// Moves the volume out of the store; returns the trash dir for the
+    /// caller to delete once the lock is released (a big volume takes a
+    /// while to delete).
+    fn delete_locked(&self, st: &mut State, name: &str) -> Result<PathBuf> {
         let dir = self.root.join(name);
         let data = dir.join(DATA_DIR);
         if options::is_mount_point(&data) {
@@ -417,9 +434,8 @@ impl VolumeStore {
         st.volumes.remove(name);
         st.refs.remove(name);
         st.active.remove(name);
-        remove_tree(&trash);
         tracing::info!(volume = %name, "volume removed");
-        Ok(())
+        Ok(trash)
     }
 
     /// Removes unreferenced local volumes without driver options that
@@ -447,8 +463,11 @@ impl VolumeStore {
             if st.refs.get(&v.record.name).is_some_and(|r| !r.is_empty()) {
                 continue;
             }
-            match self.delete_locked(&mut st, &v.record.name) {
-                Ok(()) => {
+            let deleted = self.delete_locked(&mut st, &v.record.name);
+            drop(st);
+            match deleted {
+                Ok(trash) => {
+                    remove_tree(&trash);
                     report.deleted.push(v.record.name.clone());
                     report.reclaimed += size.max(0) as u64;
                 }

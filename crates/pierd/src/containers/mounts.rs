@@ -168,7 +168,7 @@ fn register_into(
         .filter(|p| p.typ == TYPE_VOLUME && p.copy_data)
     {
         let path = vols.mount(&mp.name, id)?;
-        let copied = copy_up_from_image(layers, &d.paths.tmp, &mp.destination, &path);
+        let copied = copy_up_from_image(layers, vols.root(), &mp.destination, &path);
         vols.unmount(&mp.name, id)?;
         if copied? {
             tracing::debug!(volume = %mp.name, dest = %mp.destination, "copied image content into volume");
