@@ -493,6 +493,25 @@ fn anonymous_volumes_go_with_rm_and_named_ones_stay() {
     ok(d.pier(&["rm", "-v", "c2"]));
     assert_eq!(volume_names(&d).len(), 2);
     // prune: anonymous unused volumes by default, everything unused with -a.
+    // Without -f it asks; no answer (stdin at EOF) declines, status 0.
+    for cli in ["docker", "pier"] {
+        let out = if cli == "docker" {
+            d.docker(&["volume", "prune"])
+        } else {
+            d.pier(&["volume", "prune"])
+        };
+        assert_eq!(out.status.code(), Some(0), "{cli}");
+        assert_eq!(
+            common::stdout(&out),
+            "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ",
+            "{cli}"
+        );
+        assert_eq!(
+            volume_names(&d).len(),
+            2,
+            "{cli}: declined prune removed nothing"
+        );
+    }
     let out = ok(d.docker(&["volume", "prune", "-f"]));
     assert!(out.starts_with("Deleted Volumes:\n"), "{out}");
     assert!(out.ends_with("Total reclaimed space: 0B"), "{out}");

@@ -331,7 +331,8 @@ async fn rm(ctx: &Ctx, a: RmArgs) -> CmdResult {
 const UNUSED_WARNING: &str = "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue?";
 const ALL_WARNING: &str = "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue?";
 
-/// docker's `prompt.Confirm`: `[y/N]`, only "y"/"Y" confirms.
+/// docker's `prompt.Confirm`: `[y/N]`, only "y"/"Y" confirms; end of
+/// input declines.
 fn confirm(message: &str) -> bool {
     output::out(&format!("{message} [y/N] "));
     let mut line = String::new();
@@ -356,7 +357,9 @@ async fn prune(ctx: &Ctx, a: PruneArgs) -> CmdResult {
         warning = ALL_WARNING;
     }
     if !a.force && !confirm(warning) {
-        return Err(CmdError::new(1, "volume prune has been cancelled"));
+        // docker treats a declined prompt as a cancellation: status 0,
+        // nothing printed.
+        return Ok(());
     }
     let filters = filters_json(ctx, &filter)?;
     let q = Query::new().add_if(filters.is_some(), "filters", filters.unwrap_or_default());
