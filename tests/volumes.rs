@@ -661,6 +661,46 @@ fn inspect_ps_and_list_show_mounts_like_docker() {
     assert_eq!(v[0]["Scope"], "local");
     assert_eq!(v[0]["Labels"]["env"], "prod");
     assert!(v[0]["CreatedAt"].as_str().unwrap().ends_with('Z'));
+    // null when created without labels/options (by a container, or by
+    // docker 28's `volume create`, which omits empty maps), {} when the
+    // request carries empty ones, the anonymous label otherwise.
+    let named: serde_json::Value =
+        serde_json::from_str(&ok(d.docker(&["volume", "inspect", "named"]))).unwrap();
+    assert!(
+        named[0]["Labels"].is_null() && named[0]["Options"].is_null(),
+        "{named}"
+    );
+    ok(d.docker(&["volume", "create", "plain"]));
+    ok(d.pier(&["volume", "create", "plain2"]));
+    for name in ["plain", "plain2"] {
+        let plain: serde_json::Value =
+            serde_json::from_str(&ok(d.docker(&["volume", "inspect", name]))).unwrap();
+        assert!(
+            plain[0]["Labels"].is_null() && plain[0]["Options"].is_null(),
+            "{plain}"
+        );
+        ok(d.docker(&["volume", "rm", name]));
+    }
+    let r = d
+        .raw_request(
+            "POST",
+            "/v1.51/volumes/create",
+            Some(br#"{"Name":"given","Labels":{},"DriverOpts":{}}"#),
+        )
+        .unwrap();
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["Labels"], serde_json::json!({}));
+    assert_eq!(r.json()["Options"], serde_json::json!({}));
+    ok(d.docker(&["volume", "rm", "given"]));
+    let anon = ok(d.docker(&["create", "-v", "/a", "busybox"]));
+    let anon_name = ok(d.docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", &anon]));
+    let a: serde_json::Value =
+        serde_json::from_str(&ok(d.docker(&["volume", "inspect", &anon_name]))).unwrap();
+    assert_eq!(
+        a[0]["Labels"],
+        serde_json::json!({"com.docker.volume.anonymous": ""})
+    );
+    ok(d.docker(&["rm", "-v", &anon]));
     let out = d.pier(&["volume", "inspect", "nosuch"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("get nosuch: no such volume"));

@@ -52,7 +52,7 @@ pub fn list_filter(f: &Filters) -> Result<impl Fn(&VolumeInfo) -> bool> {
         if !drivers.is_empty() && !drivers.iter().any(|d| d == &v.record.driver) {
             return false;
         }
-        f.labels_match("label", &v.record.labels)
+        f.labels_match("label", v.record.labels())
     })
 }
 
@@ -80,18 +80,18 @@ pub fn prune_filter(f: &Filters) -> Result<impl Fn(&VolumeInfo) -> bool> {
         if v.record.driver != DRIVER {
             return false;
         }
-        if !all && !v.record.labels.contains_key(ANONYMOUS_LABEL) {
+        if !all && !v.record.labels().contains_key(ANONYMOUS_LABEL) {
             return false;
         }
-        if !f.labels_match("label", &v.record.labels) {
+        if !f.labels_match("label", v.record.labels()) {
             return false;
         }
         // `label!`: none of the given labels may match.
         !f.get("label!")
             .iter()
             .any(|want| match want.split_once('=') {
-                Some((k, val)) => v.record.labels.get(k).is_some_and(|have| have == val),
-                None => v.record.labels.contains_key(want.as_str()),
+                Some((k, val)) => v.record.labels().get(k).is_some_and(|have| have == val),
+                None => v.record.labels().contains_key(want.as_str()),
             })
     })
 }
@@ -107,11 +107,13 @@ mod tests {
                 name: name.into(),
                 driver: "local".into(),
                 created_at: chrono::Utc::now(),
-                labels: labels
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                options: Default::default(),
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+                options: None,
             },
             mountpoint: "/x".into(),
             refs: refs.iter().map(|s| s.to_string()).collect(),

@@ -69,8 +69,8 @@ impl MountPoint {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VolumeRequest {
     pub driver: String,
-    pub options: HashMap<String, String>,
-    pub labels: HashMap<String, String>,
+    pub options: Option<HashMap<String, String>>,
+    pub labels: Option<HashMap<String, String>>,
 }
 
 const PROPAGATIONS: &[&str] = &[
@@ -271,8 +271,8 @@ pub fn parse_mount(m: &Mount) -> Result<(MountPoint, Option<VolumeRequest>), Str
             let dc = vo.driver_config.unwrap_or_default();
             let req = VolumeRequest {
                 driver: dc.name.unwrap_or_default(),
-                options: dc.options.unwrap_or_default(),
-                labels: vo.labels.unwrap_or_default(),
+                options: dc.options,
+                labels: vo.labels,
             };
             Ok((mp, Some(req)))
         }
@@ -456,7 +456,7 @@ mod tests {
         .unwrap();
         let (mp, req) = parse_mount(&m).unwrap();
         assert!(!mp.copy_data && !mp.named);
-        assert_eq!(req.unwrap().options["type"], "tmpfs");
+        assert_eq!(req.unwrap().options.unwrap()["type"], "tmpfs");
         let m: Mount = serde_json::from_value(serde_json::json!({
             "Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 67108864, "Mode": 448}
         }))

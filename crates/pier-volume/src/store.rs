@@ -34,16 +34,28 @@ pub struct VolumeRecord {
     pub name: String,
     pub driver: String,
     pub created_at: DateTime<Utc>,
+    /// `None` when created without any (Docker then shows `null`).
     #[serde(default)]
-    pub labels: HashMap<String, String>,
-    /// Driver options (`-o`), as given.
+    pub labels: Option<HashMap<String, String>>,
+    /// Driver options (`-o`), as given; `None` as for labels.
     #[serde(default)]
-    pub options: HashMap<String, String>,
+    pub options: Option<HashMap<String, String>>,
 }
+
+static NO_ENTRIES: std::sync::LazyLock<HashMap<String, String>> =
+    std::sync::LazyLock::new(HashMap::new);
 
 impl VolumeRecord {
     pub fn is_anonymous(&self) -> bool {
-        self.labels.contains_key(ANONYMOUS_LABEL)
+        self.labels().contains_key(ANONYMOUS_LABEL)
+    }
+
+    pub fn labels(&self) -> &HashMap<String, String> {
+        self.labels.as_ref().unwrap_or(&NO_ENTRIES)
+    }
+
+    pub fn options(&self) -> &HashMap<String, String> {
+        self.options.as_ref().unwrap_or(&NO_ENTRIES)
     }
 }
 
@@ -62,8 +74,9 @@ pub struct CreateOptions {
     /// `None` or empty: an anonymous volume with a random 64-hex name.
     pub name: Option<String>,
     pub driver: Option<String>,
-    pub labels: HashMap<String, String>,
-    pub options: HashMap<String, String>,
+    /// `None`: none given (shown as `null`, unlike an empty map).
+    pub labels: Option<HashMap<String, String>>,
+    pub options: Option<HashMap<String, String>>,
     /// Registered as a reference at once (creation by a container).
     pub reference: Option<String>,
 }
@@ -204,7 +217,9 @@ impl VolumeStore {
         let name = match req.name.filter(|n| !n.is_empty()) {
             Some(n) => n,
             None => {
-                labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
+                labels
+                    .get_or_insert_with(HashMap::new)
+                    .insert(ANONYMOUS_LABEL.to_string(), String::new());
                 hex::encode(rand::random::<[u8; 32]>())
             }
         };
@@ -219,7 +234,7 @@ impl VolumeStore {
             }
         }
         valid_name(&name).map_err(fail)?;
-        options::validate(&req.options).map_err(fail)?;
+        options::validate(req.options.as_ref().unwrap_or(&HashMap::new())).map_err(fail)?;
 
         let mut st = self.lock();
         if let Some(rec) = st.volumes.get(&name).cloned() {
@@ -326,10 +341,10 @@ impl VolumeStore {
                 name: name.to_string(),
             })?;
         let data = self.data_path(name);
-        if options::needs_mount(&rec.options) {
+        if options::needs_mount(rec.options()) {
             let users = st.active.entry(name.to_string()).or_default();
             if users.is_empty() && !options::is_mount_point(&data) {
-                options::mount_device(&rec.options, &data)?;
+                options::mount_device(rec.options(), &data)?;
                 tracing::info!(volume = %name, "volume mounted");
             }
             users.insert(id.to_string());
@@ -343,7 +358,7 @@ impl VolumeStore {
         let Some(rec) = st.volumes.get(name).cloned() else {
             return Ok(());
         };
-        if !options::needs_mount(&rec.options) {
+        if !options::needs_mount(rec.options()) {
             return Ok(());
         }
         let users = st.active.entry(name.to_string()).or_default();
@@ -373,7 +388,7 @@ impl VolumeStore {
         let st = self.lock();
         for rec in st.volumes.values() {
             let data = self.data_path(&rec.name);
-            if options::needs_mount(&rec.options)
+            if options::needs_mount(rec.options())
                 && st.active.get(&rec.name).is_none_or(BTreeSet::is_empty)
                 && options::is_mount_point(&data)
             {
@@ -454,7 +469,7 @@ impl VolumeStore {
         let _reset = Reset(&self.pruning);
         let mut report = PruneReport::default();
         for v in self.all() {
-            if !v.refs.is_empty() || !v.record.options.is_empty() || !selected(&v) {
+            if !v.refs.is_empty() || !v.record.options().is_empty() || !selected(&v) {
                 continue;
             }
             let size = copy::tree_size(&v.mountpoint);
@@ -513,13 +528,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = VolumeStore::open(d.path()).unwrap();
         let mut o = named("data");
-        o.labels.insert("a".into(), "1".into());
+        o.labels = Some([("a".to_string(), "1".to_string())].into());
         let v = s.create(o).unwrap();
         assert_eq!(v.mountpoint, d.path().join("data/_data"));
         assert!(v.mountpoint.is_dir());
         // Same name again: the existing volume, labels unchanged.
         let again = s.create(named("data")).unwrap();
-        assert_eq!(again.record.labels["a"], "1");
+        assert_eq!(again.record.labels()["a"], "1");
         let anon = s.create(CreateOptions::default()).unwrap();
         assert_eq!(anon.record.name.len(), 64);
         assert!(anon.record.is_anonymous());
@@ -560,7 +575,7 @@ mod tests {
             .to_string()
             .contains("too short"));
         let mut o = named("vv");
-        o.options.insert("type".into(), "tmpfs".into());
+        o.options = Some([("type".to_string(), "tmpfs".to_string())].into());
         assert_eq!(
             s.create(o).unwrap_err().to_string(),
             "create vv: missing required option: \"device\""
@@ -587,7 +602,8 @@ mod tests {
         o.options = [("type", "none"), ("device", "/nonexistent"), ("o", "bind")]
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+            .collect::<HashMap<_, _>>()
+            .into();
         s.create(o).unwrap();
         fs::write(a.mountpoint.join("f"), vec![0u8; 100]).unwrap();
         s.reference(&b.record.name, "c");
@@ -610,7 +626,8 @@ mod tests {
         o.options = [("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=1m")]
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+            .collect::<HashMap<_, _>>()
+            .into();
         s.create(o).unwrap();
         let p = s.mount("tv", "c1").unwrap();
         assert!(options::is_mount_point(&p));

@@ -40,8 +40,8 @@ pub async fn create(
         vols.create(CreateOptions {
             name: body.name,
             driver: body.driver,
-            labels: body.labels.unwrap_or_default(),
-            options: body.driver_opts.unwrap_or_default(),
+            labels: body.labels,
+            options: body.driver_opts,
             reference: None,
         })
     })
@@ -82,11 +82,11 @@ pub async fn prune(State(d): AppState, q: Query) -> ApiResult<Response> {
 
 /// The `Volumes` of `GET /system/df`: local volumes without driver
 /// options, with sizes and reference counts (blocking).
-pub fn disk_usage(d: &crate::daemon::Daemon) -> Vec<pier_api::models::Volume> {
+pub fn disk_usage(d: &crate::daemon::Daemon) -> Vec<serde_json::Value> {
     d.volumes
         .all()
         .iter()
-        .filter(|v| v.record.options.is_empty())
+        .filter(|v| v.record.options().is_empty())
         .map(|v| {
             let size = d.volumes.size(&v.record.name);
             api::volume(v, Some((size, v.refs.len() as i64)))

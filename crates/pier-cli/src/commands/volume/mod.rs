@@ -154,12 +154,23 @@ async fn create(ctx: &Ctx, a: CreateArgs) -> CmdResult {
         };
         opts.insert(k.to_string(), v.to_string());
     }
-    let body = json!({
-        "Driver": a.driver,
-        "DriverOpts": opts,
-        "Labels": kv_map(&a.label),
-        "Name": name,
-    });
+    // docker 28 leaves empty fields out (`omitempty`): a volume created
+    // without labels or options shows `null` for them.
+    let mut body = serde_json::Map::new();
+    if !a.driver.is_empty() {
+        body.insert("Driver".into(), json!(a.driver));
+    }
+    if !opts.is_empty() {
+        body.insert("DriverOpts".into(), json!(opts));
+    }
+    let labels = kv_map(&a.label);
+    if !labels.is_empty() {
+        body.insert("Labels".into(), json!(labels));
+    }
+    if !name.is_empty() {
+        body.insert("Name".into(), json!(name));
+    }
+    let body = Json::Object(body);
     let resp = ctx.client.post_json("/volumes/create", &body).await?;
     let v: Json = serde_json::from_slice(&resp).unwrap_or_default();
     output::outln(v.get("Name").and_then(Json::as_str).unwrap_or_default());
