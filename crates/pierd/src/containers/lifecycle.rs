@@ -62,18 +62,8 @@ pub async fn create(
     let merged = config::merge(body, &image_config, &id)?;
     let mut cfg = merged.config;
     cfg.image = Some(image_ref.clone());
-    let mount_points = {
-        let (d, id, hc, cfg, layers) = (
-            d.clone(),
-            id.clone(),
-            merged.host_config.clone(),
-            cfg.clone(),
-            layers.clone(),
-        );
-        tokio::task::spawn_blocking(move || super::mounts::register(&d, &id, &hc, &cfg, &layers))
-            .await
-            .map_err(|e| ContainerError::Runtime(format!("mount setup failed: {e}")))??
-    };
+    let mount_points =
+        super::mounts::register_async(d, &id, &merged.host_config, &cfg, &layers).await?;
     let rec = ContainerRecord {
         id: id.clone(),
         name: String::new(),
@@ -89,13 +79,11 @@ pub async fn create(
         restart_count: 0,
         mount_points,
     };
-    let c = match d.containers.insert_new(rec.clone(), name) {
-        Ok(c) => c,
-        Err(e) => {
-            super::mounts::release(d, &id, &rec.mount_points, true);
-            return Err(e);
-        }
-    };
+    let points = rec.mount_points.clone();
+    let c = d
+        .containers
+        .insert_new(rec, name)
+        .inspect_err(|_| super::mounts::release(d, &id, &points, true))?;
     let me = c.clone();
     let made = tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&me.dir).ctx(|| format!("creating {}", me.dir.display()))?;
@@ -105,7 +93,7 @@ pub async fn create(
     .map_err(|e| ContainerError::Runtime(format!("create task failed: {e}")))
     .and_then(|r| r);
     if let Err(e) = made {
-        super::mounts::release(d, &id, &rec.mount_points, true);
+        super::mounts::release(d, &id, &points, true);
         d.containers.forget(&id);
         let _ = std::fs::remove_dir_all(d.containers.dir_of(&id));
         return Err(e);

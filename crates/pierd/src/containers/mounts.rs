@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pier_api::models::{ContainerConfig, HostConfig};
 use pier_volume::imageview::copy_up_from_image;
@@ -47,6 +48,26 @@ fn attach_volume(
     mp.source = v.mountpoint.display().to_string();
     mp.driver = DRIVER.into();
     Ok(())
+}
+
+/// `register` off the async runtime.
+pub async fn register_async(
+    d: &Arc<Daemon>,
+    id: &str,
+    hc: &HostConfig,
+    cfg: &ContainerConfig,
+    layers: &[PathBuf],
+) -> Result<Vec<MountPoint>, ContainerError> {
+    let (d, id, hc, cfg, layers) = (
+        d.clone(),
+        id.to_string(),
+        hc.clone(),
+        cfg.clone(),
+        layers.to_vec(),
+    );
+    tokio::task::spawn_blocking(move || register(&d, &id, &hc, &cfg, &layers))
+        .await
+        .map_err(|e| ContainerError::Runtime(format!("mount setup failed: {e}")))?
 }
 
 /// At create (blocking): every mount of the container, volumes created
