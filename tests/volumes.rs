@@ -525,20 +525,34 @@ fn anonymous_volumes_go_with_rm_and_named_ones_stay() {
 fn volume_data_and_references_survive_kill9() {
     let mut d = Daemon::start();
     ok(d.docker(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        "mem",
+    ]));
+    ok(d.docker(&[
         "run",
         "-d",
         "--name",
         "bg",
         "-v",
         "durable:/data",
+        "-v",
+        "mem:/mem",
         "busybox",
         "sh",
         "-c",
-        "echo before > /data/f; sleep 600",
+        "echo before > /data/f; echo inmem > /mem/f; sleep 600",
     ]));
+    let mem_data = d.data_root.join("volumes/mem/_data");
     assert!(common::eventually(
         std::time::Duration::from_secs(10),
-        || { d.data_root.join("volumes/durable/_data/f").exists() }
+        || { d.data_root.join("volumes/durable/_data/f").exists() && mem_data.join("f").exists() }
     ));
     d.kill9();
     d.restart();
@@ -549,7 +563,14 @@ fn volume_data_and_references_survive_kill9() {
         "{}",
         stderr(&out)
     );
+    // The tmpfs volume stayed mounted for the running container: a new
+    // user shares it.
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "-v", "mem:/mem", "busybox", "cat", "/mem/f"])),
+        "inmem"
+    );
     ok(d.docker(&["rm", "-f", "bg"]));
+    assert!(!mounts().contains(mem_data.to_str().unwrap()));
     d.kill9();
     d.restart();
     assert_eq!(

@@ -156,7 +156,7 @@ impl Daemon {
         let images = Arc::new(ImageStore::open(data_root.join("image"))?);
         let containers = ContainerStore::load(&paths.containers)?;
         let volumes = Arc::new(pier_volume::VolumeStore::open(data_root.join("volumes"))?);
-        crate::containers::mounts::restore(&volumes, &containers);
+        crate::containers::mounts::restore(&volumes, &containers, &paths);
         let host = HostInfo::gather(data_root);
         Ok(Self {
             paths,

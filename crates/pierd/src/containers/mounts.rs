@@ -294,13 +294,16 @@ pub fn release(d: &Daemon, id: &str, points: &[MountPoint], remove_anonymous: bo
 }
 
 /// At daemon start: references of every container, and the mounts still
-/// held by running ones.
-pub fn restore(vols: &VolumeStore, containers: &ContainerStore) {
+/// held by running ones (or by ones started just before a crash, whose
+/// record still says "created" but whose shim is there).
+pub fn restore(vols: &VolumeStore, containers: &ContainerStore, paths: &crate::daemon::Paths) {
     for c in containers.list() {
         let rec = c.snapshot();
+        let live = rec.state.status == Status::Running
+            || (rec.state.status == Status::Created && paths.shim_socket(&rec.id).exists());
         for mp in rec.mount_points.iter().filter(|m| m.typ == TYPE_VOLUME) {
             vols.reference(&mp.name, &rec.id);
-            if rec.state.status == Status::Running {
+            if live {
                 vols.restore_active(&mp.name, &rec.id);
             }
         }
