@@ -795,3 +795,94 @@ fn bind_backed_volume_keeps_host_data() {
         stderr(&out)
     );
 }
+
+/// The API as docker-py drives it: create with labels and options, list
+/// with filters, volumes of a container, 409 on removal while in use,
+/// prune; plus filter errors and the `system/df` shape.
+#[test]
+fn docker_py_and_raw_api() {
+    let d = Daemon::start();
+    let script = r#"
+import docker, sys
+c = docker.DockerClient(base_url=sys.argv[1])
+v = c.volumes.create(name="pyvol", labels={"team": "a"})
+assert v.attrs["Labels"] == {"team": "a"}, v.attrs
+assert v.attrs["Scope"] == "local" and v.attrs["Driver"] == "local"
+t = c.volumes.create(name="pytmp", driver_opts={"type": "tmpfs", "device": "tmpfs", "o": "size=1m"})
+assert t.attrs["Options"]["type"] == "tmpfs"
+assert [x.name for x in c.volumes.list(filters={"label": "team=a"})] == ["pyvol"]
+ctr = c.containers.run("busybox", "sh -c 'echo py > /v/f'", volumes={"pyvol": {"bind": "/v", "mode": "rw"}}, detach=True)
+assert ctr.wait()["StatusCode"] == 0
+ctr.reload()
+assert ctr.attrs["Mounts"][0]["Name"] == "pyvol", ctr.attrs["Mounts"]
+try:
+    c.volumes.get("pyvol").remove()
+    raise SystemExit("removal of an in-use volume succeeded")
+except docker.errors.APIError as e:
+    assert e.status_code == 409, e
+    assert "volume is in use" in str(e), e
+out = c.containers.run("busybox", "cat /v/f", volumes=["pyvol:/v:ro"], remove=True)
+assert out == b"py\n", out
+ctr.remove()
+c.volumes.get("pyvol").remove()
+try:
+    c.volumes.get("pyvol")
+    raise SystemExit("removed volume still found")
+except docker.errors.NotFound:
+    pass
+rep = c.volumes.prune(filters={"all": "true"})
+assert rep["VolumesDeleted"] is None or rep["VolumesDeleted"] == [], rep
+print("ok")
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(d.host())
+        .output()
+        .unwrap();
+    assert_eq!(
+        common::stdout(&out).trim(),
+        "ok",
+        "{}",
+        common::stderr(&out)
+    );
+    // The tmpfs-backed volume has options: prune never takes it.
+    assert_eq!(volume_names(&d), ["pytmp"]);
+
+    let r = d
+        .raw_request(
+            "GET",
+            "/v1.51/volumes?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D",
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["message"], "invalid filter 'bogus'");
+    let r = d
+        .raw_request("POST", "/v1.51/volumes/create", Some(br#"{"Name":"a/b"}"#))
+        .unwrap();
+    assert_eq!(r.status, 400);
+    ok(d.docker(&["volume", "create", "sized"]));
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "sized:/s",
+        "busybox",
+        "sh",
+        "-c",
+        "printf 12345 > /s/f",
+    ]));
+    let df = d
+        .raw_request("GET", "/v1.51/system/df", None)
+        .unwrap()
+        .json();
+    let vols = df["Volumes"].as_array().unwrap();
+    let sized = vols.iter().find(|v| v["Name"] == "sized").unwrap();
+    assert_eq!(sized["UsageData"]["Size"], 5);
+    assert_eq!(sized["UsageData"]["RefCount"], 0);
+    assert!(
+        vols.iter().all(|v| v["Name"] != "pytmp"),
+        "volumes with options are not sized"
+    );
+}
