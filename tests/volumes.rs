@@ -886,3 +886,51 @@ print("ok")
         "volumes with options are not sized"
     );
 }
+
+/// `pier system df [-v]` prints what the docker CLI prints for the same
+/// daemon (the volume section lists sizes and links).
+#[test]
+fn system_df_matches_docker() {
+    let d = Daemon::start();
+    ok(d.docker(&[
+        "run",
+        "--name",
+        "dfc",
+        "-v",
+        "dfvol:/d",
+        "busybox",
+        "sh",
+        "-c",
+        "printf 1234567 > /d/x",
+    ]));
+    ok(d.docker(&["volume", "create", "unused"]));
+    for args in [
+        vec!["system", "df"],
+        vec!["system", "df", "-v"],
+        vec![
+            "system",
+            "df",
+            "--format",
+            "{{.Type}}: {{.Size}} {{.Reclaimable}}",
+        ],
+    ] {
+        // Columns like CREATED tick with the clock: compare until a pair
+        // of runs falls within the same second.
+        let same = common::eventually(std::time::Duration::from_secs(10), || {
+            ok(d.docker(&args)) == ok(d.pier(&args))
+        });
+        assert!(
+            same,
+            "{args:?}:\n{}\n---\n{}",
+            ok(d.docker(&args)),
+            ok(d.pier(&args))
+        );
+    }
+    let v = ok(d.pier(&["system", "df", "-v"]));
+    assert!(v.contains("Local Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\ndfvol         1         7B\nunused        0         0B\n"), "{v}");
+    let s = ok(d.pier(&["system", "df"]));
+    assert!(
+        s.contains("Local Volumes   2         1         7B        0B (0%)"),
+        "{s}"
+    );
+}

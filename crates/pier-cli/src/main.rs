@@ -240,6 +240,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
             }
             Some(SystemCmd::Info(a)) => system::info::run(&c(&["system", "info"]), a).await,
             Some(SystemCmd::Events(a)) => system::events::run(&c(&["system", "events"]), a).await,
+            Some(SystemCmd::Df(a)) => system::df::run(&c(&["system", "df"]), a).await,
         },
         Cmd::Volume { cmd } => match cmd {
             None => {

@@ -209,6 +209,8 @@ pub enum SystemCmd {
     Info(InfoArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Show docker disk usage
+    Df(crate::commands::system::df::DfArgs),
 }
 
 /// docker's `Use` line for a command path (canonical names), without the binary name.
@@ -244,6 +246,7 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["port"] | ["container", "port"] => "CONTAINER [PRIVATE_PORT[/PROTO]]",
         ["pull"] | ["image", "pull"] => "[OPTIONS] NAME[:TAG|@DIGEST]",
         ["info"] | ["system", "info"] => "[OPTIONS]",
+        ["system", "df"] => "[OPTIONS]",
         ["container"] | ["image"] | ["system"] | ["volume"] => "COMMAND",
         ["volume", sub] => return crate::commands::volume::use_line(sub),
         _ => return None,
