@@ -150,9 +150,10 @@ fn flag_line(path: &[&str], a: &Arg) -> Option<(String, String)> {
             return Some((line, t));
         }
     }
-    let table = match path.last() {
-        Some(&"run") => Some(crate::help_flags::RUN_FLAGS),
-        Some(&"create") => Some(crate::help_flags::CREATE_FLAGS),
+    let table = match path {
+        ["volume", ..] => None,
+        [.., "run"] => Some(crate::help_flags::RUN_FLAGS),
+        [.., "create"] => Some(crate::help_flags::CREATE_FLAGS),
         _ => None,
     };
     if let Some(text) = table
@@ -164,7 +165,7 @@ fn flag_line(path: &[&str], a: &Arg) -> Option<(String, String)> {
     let mut usage = if long == "format" {
         if matches!(
             path,
-            ["ps"] | ["images"] | ["history"] | [_, "ls"] | [_, "history"]
+            ["ps"] | ["images"] | ["history"] | [_, "ls"] | [_, "history"] | ["system", "df"]
         ) {
             FORMAT_HELP.to_string()
         } else {

@@ -38,9 +38,9 @@ pub struct CreateArgs {
     #[arg(long, value_name = "list")]
     pub label: Vec<String>,
     /// Specify volume name
-    #[arg(long, value_name = "string")]
+    #[arg(long, value_name = "string", hide = true)]
     pub name: Option<String>,
-    /// Set driver specific options
+    /// Set driver specific options (default map[])
     #[arg(short = 'o', long = "opt", value_name = "map")]
     pub opt: Vec<String>,
     pub args: Vec<String>,
