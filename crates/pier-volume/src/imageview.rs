@@ -66,46 +66,73 @@ pub fn copy_up_from_image(
 }
 
 /// The stacked layers: the single layer dir itself, or a read-only
-/// overlay mounted at a scratch dir (unmounted on drop).
+/// overlay mounted in a scratch dir (unmounted on drop).
+///
+/// The scratch dir holds `m/` (the mount point) and `l/<i>` symlinks to
+/// the layers; the mount names the layers as `/proc/self/fd/<fd of l>/<i>`
+/// so that even a deep stack of long layer paths fits the one page the
+/// kernel accepts for mount options (pierd is multi-threaded: a `chdir`
+/// to shorten them is not an option).
 struct View {
     root: PathBuf,
-    mounted: bool,
+    scratch: Option<PathBuf>,
 }
 
 impl View {
-    fn open(layers: &[PathBuf], scratch: &Path) -> Result<View> {
+    fn open(layers: &[PathBuf], scratch_parent: &Path) -> Result<View> {
         if layers.len() == 1 {
             return Ok(View {
                 root: layers[0].clone(),
-                mounted: false,
+                scratch: None,
             });
         }
-        let target = scratch.join(format!(
+        let scratch = scratch_parent.join(format!(
             "{SCRATCH_PREFIX}{}",
             hex::encode(rand::random::<[u8; 6]>())
         ));
-        std::fs::create_dir_all(&target).ctx(|| format!("creating {}", target.display()))?;
-        // overlayfs wants the top layer first.
-        let lower: Vec<String> = layers
-            .iter()
-            .rev()
-            .map(|p| p.display().to_string())
-            .collect();
-        let data = CString::new(format!("lowerdir={}", lower.join(":")))
-            .map_err(|_| VolumeError::InvalidParameter("invalid layer path".into()))?;
-        if let Err(e) = rustix::mount::mount(
-            "overlay",
-            &target,
-            "overlay",
-            MountFlags::RDONLY,
-            data.as_c_str(),
-        ) {
-            let _ = std::fs::remove_dir(&target);
-            return Err(VolumeError::io("mounting the image for copy-up", e.into()));
+        let (target, links) = (scratch.join("m"), scratch.join("l"));
+        let made = (|| -> std::io::Result<()> {
+            std::fs::create_dir_all(&target)?;
+            std::fs::create_dir_all(&links)?;
+            // overlayfs wants the top layer first.
+            for (i, layer) in layers.iter().rev().enumerate() {
+                std::os::unix::fs::symlink(layer, links.join(i.to_string()))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&scratch);
+            return Err(VolumeError::io("preparing the image for copy-up", e));
+        }
+        let mounted = (|| -> Result<()> {
+            let dir = rustix::fs::open(
+                &links,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .ctx(|| format!("opening {}", links.display()))?;
+            let fd = dir.as_raw_fd();
+            let lower: Vec<String> = (0..layers.len())
+                .map(|i| format!("/proc/self/fd/{fd}/{i}"))
+                .collect();
+            let data = CString::new(format!("lowerdir={}", lower.join(":")))
+                .map_err(|_| VolumeError::InvalidParameter("invalid layer path".into()))?;
+            rustix::mount::mount(
+                "overlay",
+                &target,
+                "overlay",
+                MountFlags::RDONLY,
+                data.as_c_str(),
+            )
+            .ctx(|| "mounting the image for copy-up".into())
+        })();
+        if let Err(e) = mounted {
+            let _ = std::fs::remove_dir_all(&scratch);
+            return Err(e);
         }
         Ok(View {
             root: target,
-            mounted: true,
+            scratch: Some(scratch),
         })
     }
 
@@ -116,14 +143,27 @@ impl View {
 
 impl Drop for View {
     fn drop(&mut self) {
-        if self.mounted {
+        if let Some(scratch) = &self.scratch {
             if let Err(e) = rustix::mount::unmount(&self.root, UnmountFlags::DETACH) {
                 tracing::warn!("unmounting {}: {e}", self.root.display());
                 return;
             }
-            let _ = std::fs::remove_dir(&self.root);
+            let _ = std::fs::remove_dir_all(scratch);
         }
     }
+}
+
+/// Removes a scratch dir left by a crash (its mount may still be there).
+pub fn clean_scratch(dir: &Path) {
+    let m = dir.join("m");
+    if crate::options::is_mount_point(&m) {
+        let _ = rustix::mount::unmount(&m, UnmountFlags::DETACH);
+        if crate::options::is_mount_point(&m) {
+            tracing::warn!("not deleting {}: still mounted", dir.display());
+            return;
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[cfg(test)]
@@ -156,6 +196,20 @@ mod tests {
         assert_eq!(fs::read(vol.join("old")).unwrap(), b"1");
         assert_eq!(fs::read(vol.join("new")).unwrap(), b"2");
         // Scratch mount point is gone again.
+        assert_eq!(fs::read_dir(&scratch).unwrap().count(), 0);
+        // A deep stack of long layer paths still mounts (one page limit).
+        let deep: Vec<PathBuf> = (0..60)
+            .map(|i| {
+                let p = t.path().join(format!("{i:0>90}"));
+                fs::create_dir_all(p.join("data")).unwrap();
+                fs::write(p.join(format!("data/f{i}")), b"x").unwrap();
+                p
+            })
+            .collect();
+        let vol3 = t.path().join("vol3");
+        fs::create_dir_all(&vol3).unwrap();
+        assert!(copy_up_from_image(&deep, &scratch, "/data", &vol3).unwrap());
+        assert_eq!(fs::read_dir(&vol3).unwrap().count(), 60);
         assert_eq!(fs::read_dir(&scratch).unwrap().count(), 0);
         let empty = t.path().join("vol2");
         fs::create_dir_all(&empty).unwrap();

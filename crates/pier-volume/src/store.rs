@@ -150,12 +150,8 @@ impl VolumeStore {
             let name = entry.file_name().to_string_lossy().into_owned();
             let dir = entry.path();
             if name.starts_with(crate::imageview::SCRATCH_PREFIX) {
-                // A copy-up cut short by a crash: its read-only image
-                // mount may still be there.
-                if options::is_mount_point(&dir) {
-                    let _ = rustix::mount::unmount(&dir, rustix::mount::UnmountFlags::DETACH);
-                }
-                let _ = fs::remove_dir(&dir);
+                // A copy-up cut short by a crash.
+                crate::imageview::clean_scratch(&dir);
                 continue;
             }
             if name.starts_with(STAGING_PREFIX) || name.starts_with(TRASH_PREFIX) {
@@ -542,8 +538,12 @@ mod tests {
 
         // A crash mid-create leaves a staging dir that open() deletes.
         fs::create_dir_all(d.path().join(".creating-x/_data")).unwrap();
+        // So does an interrupted copy-up.
+        fs::create_dir_all(d.path().join(".copyup-y/m")).unwrap();
+        std::os::unix::fs::symlink("/", d.path().join(".copyup-y/m/root")).unwrap();
         let s = VolumeStore::open(d.path()).unwrap();
         assert!(!d.path().join(".creating-x").exists());
+        assert!(!d.path().join(".copyup-y").exists());
         assert_eq!(s.all().len(), 2);
         assert_eq!(fs::read(s.data_path("data").join("f")).unwrap(), b"keep");
         assert_eq!(s.size("data"), 4);
