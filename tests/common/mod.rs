@@ -3,6 +3,8 @@
 //! in parallel. Clients are the project's `pier` and the real docker CLI.
 #![allow(dead_code)]
 
+pub mod volumes;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

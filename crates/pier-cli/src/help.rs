@@ -34,6 +34,9 @@ fn aliases(path: &[&str]) -> Option<String> {
         ["load"] | ["save"] | ["import"] | ["tag"] | ["history"] | ["pull"] => {
             vec![format!("image {verb}"), verb.to_string()]
         }
+        ["volume", "ls"] => vec!["volume ls".into(), "volume list".into()],
+        ["volume", "rm"] => vec!["volume rm".into(), "volume remove".into()],
+        ["volume"] | ["volume", _] => return None,
         [_] => vec![format!("container {verb}"), verb.to_string()],
         ["container", v] => vec![format!("container {v}"), v.to_string()],
         ["image", v] => vec![format!("image {v}"), v.to_string()],
@@ -147,9 +150,10 @@ fn flag_line(path: &[&str], a: &Arg) -> Option<(String, String)> {
             return Some((line, t));
         }
     }
-    let table = match path.last() {
-        Some(&"run") => Some(crate::help_flags::RUN_FLAGS),
-        Some(&"create") => Some(crate::help_flags::CREATE_FLAGS),
+    let table = match path {
+        ["volume", ..] => None,
+        [.., "run"] => Some(crate::help_flags::RUN_FLAGS),
+        [.., "create"] => Some(crate::help_flags::CREATE_FLAGS),
         _ => None,
     };
     if let Some(text) = table
@@ -161,7 +165,7 @@ fn flag_line(path: &[&str], a: &Arg) -> Option<(String, String)> {
     let mut usage = if long == "format" {
         if matches!(
             path,
-            ["ps"] | ["images"] | ["history"] | [_, "ls"] | [_, "history"]
+            ["ps"] | ["images"] | ["history"] | [_, "ls"] | [_, "history"] | ["system", "df"]
         ) {
             FORMAT_HELP.to_string()
         } else {
@@ -239,7 +243,10 @@ pub fn render(root: &Command, path: &[&str]) -> String {
             &["run", "exec", "ps", "pull", "images", "version", "info"],
         ));
         out.push_str("\n\nManagement Commands:");
-        out.push_str(&subcommand_list(cmd, &["container", "image", "system"]));
+        out.push_str(&subcommand_list(
+            cmd,
+            &["container", "image", "system", "volume"],
+        ));
         out.push_str("\n\nCommands:");
         out.push_str(&subcommand_list(
             cmd,
@@ -256,7 +263,7 @@ pub fn render(root: &Command, path: &[&str]) -> String {
         ));
         return out;
     }
-    if matches!(path, ["container"] | ["image"] | ["system"]) {
+    if matches!(path, ["container"] | ["image"] | ["system"] | ["volume"]) {
         let mut names: Vec<String> = cmd
             .get_subcommands()
             .map(|c| c.get_name().to_string())

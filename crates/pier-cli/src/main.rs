@@ -240,6 +240,24 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
             }
             Some(SystemCmd::Info(a)) => system::info::run(&c(&["system", "info"]), a).await,
             Some(SystemCmd::Events(a)) => system::events::run(&c(&["system", "events"]), a).await,
+            Some(SystemCmd::Df(a)) => system::df::run(&c(&["system", "df"]), a).await,
+        },
+        Cmd::Volume { cmd } => match cmd {
+            None => {
+                print_help(&["volume"]);
+                Ok(())
+            }
+            Some(v) => {
+                use commands::volume::VolumeCmd as V;
+                let sub: &'static str = match &v {
+                    V::Create(_) => "create",
+                    V::Ls(_) => "ls",
+                    V::Inspect(_) => "inspect",
+                    V::Rm(_) => "rm",
+                    V::Prune(_) => "prune",
+                };
+                commands::volume::dispatch(&c(&["volume", sub]), v).await
+            }
         },
     }
 }
@@ -322,7 +340,12 @@ fn clap_error(e: clap::Error, argv: &[String]) -> CmdError {
     if e.kind() == ErrorKind::InvalidSubcommand {
         let bad = ctx_str(&e, ContextKind::InvalidSubcommand).unwrap_or_default();
         let group = cli::command_path(argv);
-        if group.is_empty() || !matches!(group[0].as_str(), "container" | "image" | "system") {
+        if group.is_empty()
+            || !matches!(
+                group[0].as_str(),
+                "container" | "image" | "system" | "volume"
+            )
+        {
             return CmdError::new(
                 1,
                 format!("{BIN}: unknown command: {BIN} {bad}\n\nRun '{BIN} --help' for more information"),

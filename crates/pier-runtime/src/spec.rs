@@ -199,6 +199,13 @@ fn namespace(typ: LinuxNamespaceType) -> LinuxNamespace {
     ns
 }
 
+fn is_propagation(o: &str) -> bool {
+    matches!(
+        o,
+        "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
+    )
+}
+
 fn depth(p: &Path) -> usize {
     p.components().count()
 }
@@ -312,6 +319,11 @@ pub fn build_spec(input: &SpecInput) -> Spec {
         let mut m = if e.typ == "bind" {
             let mut m = bind_mount(&e.source, "/", e.readonly);
             m.set_destination(e.destination.clone());
+            // A propagation in the extra options replaces the default.
+            if e.options.iter().any(|o| is_propagation(o)) {
+                let opts = m.options().clone().unwrap_or_default();
+                m.set_options(Some(opts.into_iter().filter(|o| o != "rprivate").collect()));
+            }
             m
         } else {
             let mut m = Mount::default();
@@ -534,6 +546,17 @@ mod tests {
         // the /etc files are read-only with a read-only rootfs
         let hosts = m.iter().find(|m| m["destination"] == "/etc/hosts").unwrap();
         assert_eq!(hosts["options"][2], "ro");
+    }
+
+    #[test]
+    fn bind_propagation_option_replaces_the_default() {
+        let mut i = input();
+        let mut m = MountSpec::bind("/srv", "/srv", false);
+        m.options.push("rshared".into());
+        i.extra_mounts = vec![m];
+        let v = json(&build_spec(&i));
+        let m = v["mounts"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(m["options"], serde_json::json!(["rbind", "rshared"]));
     }
 
     #[test]

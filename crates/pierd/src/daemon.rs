@@ -129,6 +129,8 @@ pub struct Daemon {
     pub images: Arc<ImageStore>,
     pub containers: ContainerStore,
     pub host: HostInfo,
+    /// R/volumes
+    pub volumes: Arc<pier_volume::VolumeStore>,
 }
 
 impl Daemon {
@@ -153,6 +155,8 @@ impl Daemon {
         std::fs::create_dir_all(&paths.tmp).ctx(|| format!("creating {}", paths.tmp.display()))?;
         let images = Arc::new(ImageStore::open(data_root.join("image"))?);
         let containers = ContainerStore::load(&paths.containers)?;
+        let volumes = Arc::new(pier_volume::VolumeStore::open(data_root.join("volumes"))?);
+        crate::containers::mounts::restore(&volumes, &containers, &paths);
         let host = HostInfo::gather(data_root);
         Ok(Self {
             paths,
@@ -160,6 +164,7 @@ impl Daemon {
             images,
             containers,
             host,
+            volumes,
         })
     }
 }

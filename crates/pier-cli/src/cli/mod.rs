@@ -132,6 +132,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: Option<SystemCmd>,
     },
+    /// Manage volumes
+    Volume {
+        #[command(subcommand)]
+        cmd: Option<crate::commands::volume::VolumeCmd>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +209,8 @@ pub enum SystemCmd {
     Info(InfoArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Show docker disk usage
+    Df(crate::commands::system::df::DfArgs),
 }
 
 /// docker's `Use` line for a command path (canonical names), without the binary name.
@@ -239,7 +246,9 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["port"] | ["container", "port"] => "CONTAINER [PRIVATE_PORT[/PROTO]]",
         ["pull"] | ["image", "pull"] => "[OPTIONS] NAME[:TAG|@DIGEST]",
         ["info"] | ["system", "info"] => "[OPTIONS]",
-        ["container"] | ["image"] | ["system"] => "COMMAND",
+        ["system", "df"] => "[OPTIONS]",
+        ["container"] | ["image"] | ["system"] | ["volume"] => "COMMAND",
+        ["volume", sub] => return crate::commands::volume::use_line(sub),
         _ => return None,
     })
 }
@@ -251,6 +260,8 @@ pub fn canonical(group: Option<&str>, name: &str) -> String {
         (Some("container"), "remove") => "rm".into(),
         (Some("image"), "list") => "ls".into(),
         (Some("image"), "rmi" | "remove") => "rm".into(),
+        (Some("volume"), "list") => "ls".into(),
+        (Some("volume"), "remove") => "rm".into(),
         _ => name.to_string(),
     }
 }
@@ -282,7 +293,11 @@ pub fn command_path(argv: &[String]) -> Vec<String> {
             i += 1;
             if !path.is_empty() {
                 // Flags of the (sub)command: keep looking for a sub-verb only after a group.
-                if !matches!(path[0].as_str(), "container" | "image" | "system") || path.len() > 1 {
+                if !matches!(
+                    path[0].as_str(),
+                    "container" | "image" | "system" | "volume"
+                ) || path.len() > 1
+                {
                     break;
                 }
             }
@@ -290,7 +305,7 @@ pub fn command_path(argv: &[String]) -> Vec<String> {
         }
         let group = path.first().map(String::as_str);
         path.push(canonical(group, a));
-        if !matches!(a, "container" | "image" | "system") || path.len() > 1 {
+        if !matches!(a, "container" | "image" | "system" | "volume") || path.len() > 1 {
             break;
         }
         i += 1;

@@ -4,6 +4,7 @@
 pub mod container;
 pub mod image;
 pub mod system;
+pub mod volume;
 
 use crate::cli;
 use crate::client::{Client, ClientError};

@@ -140,7 +140,7 @@ pub fn merge(
 /// Docker's defaults and checks on the host config we act on.
 fn normalize_host_config(
     hc: &mut HostConfig,
-    warnings: &mut Vec<String>,
+    _warnings: &mut Vec<String>,
 ) -> Result<(), ContainerError> {
     let mode = hc.network_mode.clone().unwrap_or_default();
     let mode = match mode.as_str() {
@@ -154,12 +154,6 @@ fn normalize_host_config(
         other => return Err(ContainerError::NetworkNotFound(other.to_string())),
     };
     hc.network_mode = Some(mode);
-    if hc.binds.as_ref().is_some_and(|b| !b.is_empty()) {
-        // Volumes and bind mounts arrive with the storage work; say so
-        // rather than silently running without them.
-        tracing::warn!("bind mounts are not supported yet and are ignored");
-        warnings.push("bind mounts are not supported yet and were ignored".to_string());
-    }
     if hc
         .log_config
         .as_ref()

@@ -123,10 +123,22 @@ pub async fn restart(
 
 /// `DELETE /containers/{id}`: refuses a running container unless `force`
 /// (then kills it first); removes the directory, including the RW layer.
+/// Anonymous volumes go too for an AutoRemove container.
 pub async fn remove(
     d: &Arc<Daemon>,
     c: &Arc<Container>,
     force: bool,
+) -> Result<(), ContainerError> {
+    remove_with_volumes(d, c, force, false).await
+}
+
+/// `remove`, plus `v`: also remove the container's anonymous volumes
+/// (`rm -v`).
+pub async fn remove_with_volumes(
+    d: &Arc<Daemon>,
+    c: &Arc<Container>,
+    force: bool,
+    volumes: bool,
 ) -> Result<(), ContainerError> {
     let _op = c.op.lock().await;
     if c.is_removed() {
@@ -173,6 +185,16 @@ pub async fn remove(
         return Err(e);
     }
     d.containers.forget(&c.id);
+    {
+        let rec = c.snapshot();
+        let anonymous_too = volumes || rec.auto_remove();
+        let dd = d.clone();
+        let id = c.id.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            super::mounts::release(&dd, &id, &rec.mount_points, anonymous_too)
+        })
+        .await;
+    }
     // Like Docker's SetRemoved: removal clears the error, so `removed`
     // waiters see a plain exit code.
     c.publish(|l| {

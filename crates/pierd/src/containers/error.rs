@@ -45,6 +45,8 @@ pub enum ContainerError {
     },
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error(transparent)]
+    Volume(#[from] pier_volume::VolumeError),
 }
 
 impl ContainerError {

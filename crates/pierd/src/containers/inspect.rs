@@ -147,7 +147,7 @@ pub fn inspect(rec: &ContainerRecord, dir: &Path, size: Option<(i64, i64)>) -> V
         }),
         size_rw: size.map(|s| s.0),
         size_root_fs: size.map(|s| s.1),
-        mounts: Some(vec![]),
+        mounts: Some(super::mounts::api_mounts(rec)),
         config: Some(rec.config.clone()),
         network_settings: Some(NetworkSettings {
             sandbox_id: Some(String::new()),
@@ -208,7 +208,7 @@ pub fn summary(
         network_settings: Some(ContainerSummaryNetworkSettings {
             networks: Some(networks(rec)),
         }),
-        mounts: Some(vec![]),
+        mounts: Some(super::mounts::api_mounts(rec)),
         ..Default::default()
     }
 }

@@ -62,6 +62,8 @@ pub async fn create(
     let merged = config::merge(body, &image_config, &id)?;
     let mut cfg = merged.config;
     cfg.image = Some(image_ref.clone());
+    let mount_points =
+        super::mounts::register_async(d, &id, &merged.host_config, &cfg, &layers).await?;
     let rec = ContainerRecord {
         id: id.clone(),
         name: String::new(),
@@ -75,8 +77,13 @@ pub async fn create(
         layers,
         state: StateRecord::default(),
         restart_count: 0,
+        mount_points,
     };
-    let c = d.containers.insert_new(rec, name)?;
+    let points = rec.mount_points.clone();
+    let c = d
+        .containers
+        .insert_new(rec, name)
+        .inspect_err(|_| super::mounts::release(d, &id, &points, true))?;
     let me = c.clone();
     let made = tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&me.dir).ctx(|| format!("creating {}", me.dir.display()))?;
@@ -86,6 +93,7 @@ pub async fn create(
     .map_err(|e| ContainerError::Runtime(format!("create task failed: {e}")))
     .and_then(|r| r);
     if let Err(e) = made {
+        super::mounts::release(d, &id, &points, true);
         d.containers.forget(&id);
         let _ = std::fs::remove_dir_all(d.containers.dir_of(&id));
         return Err(e);
@@ -116,6 +124,7 @@ fn prepare_bundle(
     etcfiles::write_all(dir, &hostname, &domainname, host_network)
         .ctx(|| format!("writing /etc files into {}", dir.display()))?;
 
+    let extra_mounts = super::mounts::setup(d, rec)?;
     let mut args = vec![rec.path.clone()];
     args.extend(rec.args.iter().cloned());
     let input = runtime::SpecInput {
@@ -143,10 +152,15 @@ fn prepare_bundle(
         resolv_conf_path: dir.join("resolv.conf"),
         readonly_rootfs: rec.host_config.readonly_rootfs.unwrap_or(false),
         console_size: console_size(rec),
+        extra_mounts,
         ..Default::default()
     };
-    runtime::write_spec(&input, &dir.join("config.json"))
-        .map_err(|e| ContainerError::Runtime(format!("writing the runtime spec: {e}")))?;
+    if let Err(e) = runtime::write_spec(&input, &dir.join("config.json")) {
+        super::mounts::on_stop(d, rec);
+        return Err(ContainerError::Runtime(format!(
+            "writing the runtime spec: {e}"
+        )));
+    }
 
     Ok(runtime::ShimConfig {
         id: rec.id.clone(),
@@ -340,6 +354,7 @@ async fn fail_start(d: &Arc<Daemon>, c: &Arc<Container>, e: RuntimeError) -> Con
     // Recovery reads an exit record on a "created" container as "it ran
     // while pierd was down"; a failed start did not run.
     let _ = std::fs::remove_file(c.dir.join("exit.json"));
+    super::mounts::on_stop(d, &c.snapshot());
     let auto_remove = {
         let mut g = c.lock();
         g.pending.clear();
@@ -452,6 +467,7 @@ pub async fn on_exit(
         g.rec.auto_remove()
     };
     tracing::info!(id = %c.id, code, "container exited");
+    super::mounts::on_stop(d, &c.snapshot());
     c.publish(|l| {
         l.exits += 1;
         l.running = false;

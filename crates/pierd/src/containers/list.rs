@@ -152,6 +152,9 @@ pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, 
                 continue;
             }
         }
+        if f.contains("volume") && !super::mounts::uses_volume(&rec, f.get("volume")) {
+            continue;
+        }
         if !f.get("network").is_empty() && !f.get("network").iter().any(|n| n == rec.network_mode())
         {
             continue;

@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod list;
 pub mod logfile;
+pub mod mounts;
 pub mod names;
 pub mod record;
 pub mod recover;

@@ -91,6 +91,9 @@ pub struct ContainerRecord {
     pub state: StateRecord,
     #[serde(default)]
     pub restart_count: i64,
+    /// Volumes, binds and tmpfs mounts, resolved at create.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mount_points: Vec<pier_volume::mountpoint::MountPoint>,
 }
 
 impl ContainerRecord {
@@ -174,6 +177,7 @@ mod tests {
             layers: vec![],
             state: Default::default(),
             restart_count: 0,
+            mount_points: vec![],
         }
     }
 

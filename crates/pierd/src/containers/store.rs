@@ -359,6 +359,7 @@ mod tests {
             layers: vec![],
             state: StateRecord::default(),
             restart_count: 0,
+            mount_points: vec![],
         }
     }
 

@@ -102,7 +102,7 @@ pub async fn kill(State(d): AppState, Path(id): Path<String>, q: Query) -> ApiRe
 
 pub async fn remove(State(d): AppState, Path(id): Path<String>, q: Query) -> ApiResult<Response> {
     let c = d.containers.get(&id)?;
-    control::remove(&d, &c, q.bool("force")).await?;
+    control::remove_with_volumes(&d, &c, q.bool("force"), q.bool("v")).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -235,7 +235,7 @@ pub async fn events(q: Query) -> ApiResult<Response> {
 /// `GET /system/df`, in the legacy shape that API 1.51 clients decode.
 pub async fn df(State(d): AppState) -> ApiResult<Response> {
     let dd = d.clone();
-    let (images, containers) = tokio::task::spawn_blocking(move || {
+    let (images, containers, vols) = tokio::task::spawn_blocking(move || {
         let images = dd
             .images
             .summaries(true, &Default::default())
@@ -251,7 +251,8 @@ pub async fn df(State(d): AppState) -> ApiResult<Response> {
                 summary(&rec, now, Some((rw, rw)))
             })
             .collect();
-        (images, containers)
+        let vols = super::volumes::disk_usage(&dd);
+        (images, containers, vols)
     })
     .await
     .map_err(join_error)?;
@@ -260,7 +261,7 @@ pub async fn df(State(d): AppState) -> ApiResult<Response> {
         "LayersSize": layers,
         "Images": images,
         "Containers": containers,
-        "Volumes": [],
+        "Volumes": vols,
         "BuildCache": [],
     });
     Ok(json_response(StatusCode::OK, &body))

@@ -22,6 +22,8 @@ pub enum ApiError {
     Container(#[from] ContainerError),
     #[error(transparent)]
     Image(#[from] ImageError),
+    #[error(transparent)]
+    Volume(#[from] pier_volume::VolumeError),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -34,6 +36,7 @@ impl ApiError {
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Image(e) => image_status(e),
+            ApiError::Volume(e) => volume_status(e),
             ApiError::Container(e) => match e {
                 ContainerError::NotFound(_) | ContainerError::NetworkNotFound(_) => {
                     StatusCode::NOT_FOUND
@@ -50,12 +53,17 @@ impl ApiError {
                 ContainerError::NotModified => StatusCode::NOT_MODIFIED,
                 ContainerError::LogsNotSupported => StatusCode::NOT_IMPLEMENTED,
                 ContainerError::Image(e) => image_status(e),
+                ContainerError::Volume(e) => volume_status(e),
                 ContainerError::Runtime(_) | ContainerError::Io { .. } => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
             },
         }
     }
+}
+
+fn volume_status(e: &pier_volume::VolumeError) -> StatusCode {
+    StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn image_status(e: &ImageError) -> StatusCode {

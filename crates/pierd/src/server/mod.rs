@@ -13,7 +13,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::daemon::Daemon;
-use crate::handlers::{attach, containers, images, logs, system};
+use crate::handlers::{attach, containers, images, logs, system, volumes};
 
 pub fn router(d: Arc<Daemon>) -> Router {
     Router::new()
@@ -44,6 +44,13 @@ pub fn router(d: Arc<Daemon>) -> Router {
             get(images::get_named)
                 .post(images::post_named)
                 .delete(images::delete),
+        )
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
         )
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::not_found)

@@ -386,10 +386,27 @@ pub fn mount(s: &str) -> Result<Value, String> {
                 vol_opts.insert("Subpath".into(), json!(v.unwrap_or_default()));
             }
             "volume-driver" => {
-                vol_opts.insert(
-                    "DriverConfig".into(),
-                    json!({"Name": v.unwrap_or_default()}),
-                );
+                let dc = vol_opts.entry("DriverConfig").or_insert_with(|| json!({}));
+                dc["Name"] = json!(v.unwrap_or_default());
+            }
+            "volume-opt" | "volume-label" => {
+                let val = v.unwrap_or_default();
+                let (ok, ov) = val.split_once('=').unwrap_or((val.as_str(), ""));
+                let map = if k == "volume-opt" {
+                    let dc = vol_opts.entry("DriverConfig").or_insert_with(|| json!({}));
+                    if dc.get("Options").is_none() {
+                        dc["Options"] = json!({});
+                    }
+                    &mut dc["Options"]
+                } else {
+                    vol_opts.entry("Labels").or_insert_with(|| json!({}))
+                };
+                if !ok.is_empty() {
+                    map[ok] = json!(ov);
+                }
+            }
+            "bind-create-src" => {
+                bind_opts.insert("CreateMountpoint".into(), json!(truthy(&v)?));
             }
             "tmpfs-size" => {
                 tmpfs_opts.insert(
@@ -475,6 +492,11 @@ mod tests {
             json!({"Name": "nofile", "Hard": 2048, "Soft": 1024})
         );
         assert_eq!(device("/dev/fuse").unwrap()["PathInContainer"], "/dev/fuse");
+        let m = mount("type=volume,src=v,dst=/d,volume-driver=local,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-label=a=b,volume-nocopy").unwrap();
+        assert_eq!(
+            m["VolumeOptions"],
+            json!({"NoCopy": true, "Labels": {"a": "b"}, "DriverConfig": {"Name": "local", "Options": {"type": "tmpfs", "device": "tmpfs"}}})
+        );
         let m = mount("type=bind,src=/a,dst=/b,readonly").unwrap();
         assert_eq!(
             m,

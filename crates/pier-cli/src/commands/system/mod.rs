@@ -1,5 +1,6 @@
 //! System verbs: `version`, `info`, and the generic `inspect`.
 
+pub mod df;
 pub mod events;
 pub mod info;
 pub mod inspect;

@@ -1,0 +1,936 @@
+//! Volumes and mounts end to end: named and anonymous volumes, copy-up,
+//! binds, tmpfs, --volumes-from, the /volumes API and the volume CLIs,
+//! driven by the real docker CLI and `pier`.
+
+mod common;
+
+use common::volumes::{import_volume_image, volume_names};
+use common::{ok, stderr, Daemon};
+
+/// The recipe from Docker's docs: back a volume up into a tar on the host,
+/// delete and recreate the volume, restore it, and get the same bytes.
+#[test]
+fn backup_and_restore_recipe() {
+    let d = Daemon::start();
+    let work = d.dir.path().join("backup-cwd");
+    std::fs::create_dir_all(&work).unwrap();
+    let pwd = work.to_str().unwrap();
+    ok(d.docker(&["volume", "create", "my_volume"]));
+    let sum = ok(d.docker(&[
+        "run", "--rm", "-v", "my_volume:/data", "busybox", "sh", "-c",
+        "dd if=/dev/urandom of=/data/blob bs=1k count=96 2>/dev/null && mkdir -p /data/dir && echo hi > /data/dir/note && md5sum /data/blob /data/dir/note",
+    ]));
+    let backup = format!("{pwd}:/backup");
+    let listing = ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "my_volume:/data",
+        "-v",
+        &backup,
+        "busybox",
+        "tar",
+        "cvf",
+        "/backup/backup.tar",
+        "/data",
+    ]));
+    assert!(listing.contains("data/blob"), "{listing}");
+    assert!(work.join("backup.tar").metadata().unwrap().len() > 96 * 1024);
+
+    ok(d.docker(&["volume", "rm", "my_volume"]));
+    assert!(!volume_names(&d).contains(&"my_volume".to_string()));
+    ok(d.docker(&["volume", "create", "my_volume"]));
+    let empty = ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "my_volume:/data",
+        "busybox",
+        "ls",
+        "-A",
+        "/data",
+    ]));
+    assert_eq!(empty, "", "a recreated volume starts empty");
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "my_volume:/data",
+        "-v",
+        &backup,
+        "busybox",
+        "tar",
+        "xvf",
+        "/backup/backup.tar",
+        "-C",
+        "/",
+    ]));
+    let restored = ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "my_volume:/data",
+        "busybox",
+        "md5sum",
+        "/data/blob",
+        "/data/dir/note",
+    ]));
+    assert_eq!(restored, sum);
+}
+
+#[test]
+fn removing_a_volume_in_use_is_refused_and_keeps_its_data() {
+    let d = Daemon::start();
+    ok(d.docker(&[
+        "run",
+        "--name",
+        "writer",
+        "-v",
+        "keep:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo precious > /data/f",
+    ]));
+    // The container has exited: a stopped container still holds the volume.
+    let id = ok(d.docker(&["inspect", "-f", "{{.Id}}", "writer"]));
+    let r = d
+        .raw_request("DELETE", "/v1.51/volumes/keep", None)
+        .unwrap();
+    assert_eq!(r.status, 409);
+    assert_eq!(
+        r.json()["message"],
+        format!("remove keep: volume is in use - [{id}]")
+    );
+    let out = d.docker(&["volume", "rm", "keep"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("volume is in use"),
+        "{}",
+        stderr(&out)
+    );
+    // force does not override "in use" either (as in Docker).
+    assert_eq!(
+        d.docker(&["volume", "rm", "-f", "keep"]).status.code(),
+        Some(1)
+    );
+    let out = d.pier(&["volume", "rm", "keep"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        ok(d.docker(&[
+            "run",
+            "--rm",
+            "-v",
+            "keep:/data",
+            "busybox",
+            "cat",
+            "/data/f"
+        ])),
+        "precious"
+    );
+    // `rm -v` never removes a named volume.
+    ok(d.docker(&["rm", "-v", "writer"]));
+    assert!(volume_names(&d).contains(&"keep".to_string()));
+    assert_eq!(ok(d.docker(&["volume", "rm", "keep"])), "keep");
+    let r = d.raw_request("GET", "/v1.51/volumes/keep", None).unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["message"], "get keep: no such volume");
+    assert_eq!(ok(d.docker(&["volume", "rm", "-f", "keep"])), "keep");
+}
+
+#[test]
+fn copy_up_keeps_owner_and_mode_unless_nocopy() {
+    let d = Daemon::start();
+    import_volume_image(&d, "volimg");
+    let stat = "stat -c '%u:%g %a %n' /data /data/seed /data/sub && cat /data/seed";
+    let expect = "0:0 751 /data\n1000:2000 640 /data/seed\n1000:1000 700 /data/sub\nfrom the image";
+    // The image's VOLUME: an anonymous volume filled from the image.
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "volimg", "sh", "-c", stat])),
+        expect
+    );
+    // A new named volume over the same path is filled too...
+    assert_eq!(
+        ok(d.docker(&[
+            "run",
+            "--rm",
+            "-v",
+            "named:/data",
+            "volimg",
+            "sh",
+            "-c",
+            stat
+        ])),
+        expect
+    );
+    let host = d.data_root.join("volumes/named/_data/seed");
+    let md = std::fs::metadata(&host).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (md.uid(), md.gid(), md.mode() & 0o7777),
+        (1000, 2000, 0o640)
+    );
+    // ...but not again once it has content of its own.
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "named:/data",
+        "volimg",
+        "sh",
+        "-c",
+        "echo mine > /data/seed",
+    ]));
+    assert_eq!(
+        ok(d.docker(&[
+            "run",
+            "--rm",
+            "-v",
+            "named:/data",
+            "volimg",
+            "cat",
+            "/data/seed"
+        ])),
+        "mine"
+    );
+    // nocopy: the volume stays empty.
+    assert_eq!(
+        ok(d.docker(&[
+            "run",
+            "--rm",
+            "-v",
+            "bare:/data:nocopy",
+            "volimg",
+            "ls",
+            "-A",
+            "/data"
+        ])),
+        ""
+    );
+    assert_eq!(
+        ok(d.docker(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,src=bare2,dst=/data,volume-nocopy",
+            "volimg",
+            "ls",
+            "-A",
+            "/data",
+        ])),
+        ""
+    );
+}
+
+#[test]
+fn read_only_mounts_refuse_writes() {
+    let d = Daemon::start();
+    let host = d.dir.path().join("hostdir");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("f"), "host").unwrap();
+    let h = host.to_str().unwrap();
+    let bind_ro = format!("{h}:/m:ro");
+    let mount_ro = format!("type=bind,source={h},target=/m,readonly");
+    for args in [
+        ["-v", "rovol:/m:ro"],
+        ["-v", bind_ro.as_str()],
+        ["--mount", mount_ro.as_str()],
+        ["--mount", "type=volume,source=rovol,target=/m,readonly"],
+    ] {
+        let mut a = vec!["run", "--rm"];
+        a.extend(args);
+        a.extend(["busybox", "sh", "-c", "echo x > /m/new"]);
+        let out = d.docker(&a);
+        assert_ne!(out.status.code(), Some(0), "{args:?} allowed a write");
+        assert!(
+            stderr(&out).contains("Read-only file system"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(!host.join("new").exists());
+    // Read-write binds write through to the host, and `-v` creates a
+    // missing host directory like Docker.
+    let fresh = d.dir.path().join("made/by/run");
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/m", fresh.display()),
+        "busybox",
+        "sh",
+        "-c",
+        "echo w > /m/out",
+    ]));
+    assert_eq!(std::fs::read_to_string(fresh.join("out")).unwrap(), "w\n");
+}
+
+#[test]
+fn bind_errors_use_dockers_messages() {
+    let d = Daemon::start();
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=bind,source=/no/such/dir,target=/x",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains(
+            "invalid mount config for type \"bind\": bind source path does not exist: /no/such/dir"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&["run", "--rm", "-v", "rel/path:/x", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains(
+        "create rel/path: \"rel/path\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+    ), "{}", stderr(&out));
+    let out = d.pier(&["run", "--rm", "-v", "rel/path:/x", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("If you intended to pass a host directory, use absolute path"));
+    let out = d.docker(&[
+        "run", "--rm", "-v", "/a:/x", "-v", "/b:/x", "busybox", "true",
+    ]);
+    assert!(
+        stderr(&out).contains("Duplicate mount point: /x"),
+        "{}",
+        stderr(&out)
+    );
+    // Nothing was left behind by the failed creates.
+    assert!(volume_names(&d).is_empty());
+    assert_eq!(ok(d.docker(&["ps", "-aq"])), "");
+}
+
+#[test]
+fn tmpfs_mounts_have_their_size_and_mode() {
+    let d = Daemon::start();
+    let out = ok(d.docker(&[
+        "run",
+        "--rm",
+        "--tmpfs",
+        "/t:size=10m,mode=1770",
+        "busybox",
+        "sh",
+        "-c",
+        "df -k /t | tail -1; stat -c %a /t; grep ' /t ' /proc/mounts",
+    ]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].split_whitespace().nth(1), Some("10240"), "{out}");
+    assert_eq!(lines[1], "1770");
+    assert!(lines[2].contains("nosuid,nodev,noexec"), "{out}");
+    let out = ok(d.pier(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=tmpfs,destination=/t,tmpfs-size=5m,tmpfs-mode=0700",
+        "busybox",
+        "sh",
+        "-c",
+        "df -k /t | tail -1; stat -c %a /t",
+    ]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].split_whitespace().nth(1), Some("5120"), "{out}");
+    assert_eq!(lines[1], "700");
+
+    // A tmpfs-backed volume: mounted while used, shared between users,
+    // unmounted after the last one stops.
+    ok(d.docker(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=2m",
+        "tv",
+    ]));
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(d.docker(&["volume", "inspect", "tv"]))).unwrap();
+    assert_eq!(inspect[0]["Options"]["o"], "size=2m");
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "holder",
+        "-v",
+        "tv:/t",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /t/f; sleep 600",
+    ]));
+    assert!(common::eventually(
+        std::time::Duration::from_secs(10),
+        || {
+            d.docker(&["run", "--rm", "-v", "tv:/t", "busybox", "cat", "/t/f"])
+                .status
+                .success()
+        }
+    ));
+    let df = ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "tv:/t",
+        "busybox",
+        "sh",
+        "-c",
+        "df -k /t | tail -1",
+    ]));
+    assert_eq!(df.split_whitespace().nth(1), Some("2048"), "{df}");
+    let data = d.data_root.join("volumes/tv/_data");
+    assert!(mounts().contains(data.to_str().unwrap()));
+    ok(d.docker(&["rm", "-f", "holder"]));
+    assert!(
+        !mounts().contains(data.to_str().unwrap()),
+        "unmounted after the last user"
+    );
+    ok(d.docker(&["volume", "rm", "tv"]));
+}
+
+fn mounts() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+}
+
+#[test]
+fn volumes_from_shares_mounts_and_honours_ro() {
+    let d = Daemon::start();
+    ok(d.docker(&[
+        "create",
+        "--name",
+        "store",
+        "-v",
+        "/anon",
+        "-v",
+        "shared:/shared",
+        "busybox",
+        "true",
+    ]));
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "store",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a > /anon/a; echo s > /shared/s",
+    ]));
+    assert_eq!(
+        ok(d.docker(&[
+            "run",
+            "--rm",
+            "--volumes-from",
+            "store:ro",
+            "busybox",
+            "cat",
+            "/anon/a",
+            "/shared/s"
+        ])),
+        "a\ns"
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "store:ro",
+        "busybox",
+        "touch",
+        "/shared/x",
+    ]);
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&["run", "--rm", "--volumes-from", "nosuch", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("No such container: nosuch"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn anonymous_volumes_go_with_rm_and_named_ones_stay() {
+    let d = Daemon::start();
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "/scratch",
+        "-v",
+        "stays:/keep",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /scratch/x",
+    ]));
+    assert_eq!(
+        volume_names(&d),
+        ["stays"],
+        "--rm removes only the anonymous volume"
+    );
+    ok(d.docker(&[
+        "create", "--name", "c1", "-v", "/scratch", "busybox", "true",
+    ]));
+    ok(d.docker(&[
+        "create", "--name", "c2", "-v", "/scratch", "busybox", "true",
+    ]));
+    assert_eq!(volume_names(&d).len(), 3);
+    ok(d.docker(&["rm", "c1"]));
+    assert_eq!(
+        volume_names(&d).len(),
+        3,
+        "rm without -v keeps anonymous volumes"
+    );
+    ok(d.pier(&["rm", "-v", "c2"]));
+    assert_eq!(volume_names(&d).len(), 2);
+    // prune: anonymous unused volumes by default, everything unused with -a.
+    // Without -f it asks; no answer (stdin at EOF) declines, status 0.
+    for cli in ["docker", "pier"] {
+        let out = if cli == "docker" {
+            d.docker(&["volume", "prune"])
+        } else {
+            d.pier(&["volume", "prune"])
+        };
+        assert_eq!(out.status.code(), Some(0), "{cli}");
+        assert_eq!(
+            common::stdout(&out),
+            "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ",
+            "{cli}"
+        );
+        assert_eq!(
+            volume_names(&d).len(),
+            2,
+            "{cli}: declined prune removed nothing"
+        );
+    }
+    let out = ok(d.docker(&["volume", "prune", "-f"]));
+    assert!(out.starts_with("Deleted Volumes:\n"), "{out}");
+    assert!(out.ends_with("Total reclaimed space: 0B"), "{out}");
+    assert_eq!(volume_names(&d), ["stays"]);
+    let out = ok(d.pier(&["volume", "prune", "-f", "-a"]));
+    assert_eq!(out, "Deleted Volumes:\nstays\n\nTotal reclaimed space: 0B");
+    assert!(volume_names(&d).is_empty());
+}
+
+#[test]
+fn volume_data_and_references_survive_kill9() {
+    let mut d = Daemon::start();
+    ok(d.docker(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        "mem",
+    ]));
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "bg",
+        "-v",
+        "durable:/data",
+        "-v",
+        "mem:/mem",
+        "busybox",
+        "sh",
+        "-c",
+        "echo before > /data/f; echo inmem > /mem/f; sleep 600",
+    ]));
+    let mem_data = d.data_root.join("volumes/mem/_data");
+    assert!(common::eventually(
+        std::time::Duration::from_secs(10),
+        || { d.data_root.join("volumes/durable/_data/f").exists() && mem_data.join("f").exists() }
+    ));
+    d.kill9();
+    d.restart();
+    assert!(volume_names(&d).contains(&"durable".to_string()));
+    let out = d.docker(&["volume", "rm", "durable"]);
+    assert!(
+        stderr(&out).contains("volume is in use"),
+        "{}",
+        stderr(&out)
+    );
+    // The tmpfs volume stayed mounted for the running container: a new
+    // user shares it.
+    assert_eq!(
+        ok(d.docker(&["run", "--rm", "-v", "mem:/mem", "busybox", "cat", "/mem/f"])),
+        "inmem"
+    );
+    ok(d.docker(&["rm", "-f", "bg"]));
+    assert!(!mounts().contains(mem_data.to_str().unwrap()));
+    d.kill9();
+    d.restart();
+    assert_eq!(
+        ok(d.docker(&[
+            "run",
+            "--rm",
+            "-v",
+            "durable:/data",
+            "busybox",
+            "cat",
+            "/data/f"
+        ])),
+        "before"
+    );
+}
+
+#[test]
+fn inspect_ps_and_list_show_mounts_like_docker() {
+    let d = Daemon::start();
+    let host = d.dir.path().join("h");
+    std::fs::create_dir_all(&host).unwrap();
+    let h = host.to_str().unwrap();
+    ok(d.docker(&[
+        "create",
+        "--name",
+        "m",
+        "-v",
+        "named:/n",
+        "-v",
+        &format!("{h}:/b:ro"),
+        "--mount",
+        "type=tmpfs,target=/t",
+        "busybox",
+        "true",
+    ]));
+    let mounts: serde_json::Value =
+        serde_json::from_str(&ok(d.docker(&["inspect", "-f", "{{json .Mounts}}", "m"]))).unwrap();
+    let by_dest = |dest: &str| {
+        mounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["Destination"] == dest)
+            .cloned()
+            .unwrap()
+    };
+    let n = by_dest("/n");
+    assert_eq!(n["Type"], "volume");
+    assert_eq!(n["Name"], "named");
+    assert_eq!(n["Driver"], "local");
+    assert_eq!(n["Mode"], "z");
+    assert_eq!(n["RW"], true);
+    assert_eq!(
+        n["Source"],
+        d.data_root.join("volumes/named/_data").to_str().unwrap()
+    );
+    let b = by_dest("/b");
+    assert_eq!(b["Type"], "bind");
+    assert_eq!(b["Source"], h);
+    assert_eq!(b["Mode"], "ro");
+    assert_eq!(b["RW"], false);
+    assert_eq!(b["Propagation"], "rprivate");
+    assert!(b.get("Name").is_none() && b.get("Driver").is_none());
+    assert_eq!(by_dest("/t")["Type"], "tmpfs");
+    let ps = ok(d.docker(&["ps", "-a", "--format", "{{.Mounts}}"]));
+    let mut names: Vec<&str> = ps.split(',').collect();
+    names.sort();
+    assert_eq!(names.len(), 3, "{ps}");
+    assert!(names.contains(&"named"), "{ps}");
+    for filter in ["volume=named", "volume=/b", &format!("volume={h}")] {
+        assert_eq!(
+            ok(d.docker(&["ps", "-aq", "--filter", filter])).len(),
+            12,
+            "{filter}"
+        );
+    }
+    assert_eq!(ok(d.docker(&["ps", "-aq", "--filter", "volume=other"])), "");
+
+    // volume ls / inspect / filters through both CLIs.
+    ok(d.pier(&["volume", "create", "--label", "env=prod", "labelled"]));
+    let table = ok(d.pier(&["volume", "ls"]));
+    assert_eq!(
+        table,
+        "DRIVER    VOLUME NAME\nlocal     labelled\nlocal     named"
+    );
+    assert_eq!(ok(d.docker(&["volume", "ls"])), table);
+    assert_eq!(
+        ok(d.pier(&["volume", "ls", "-q", "--filter", "label=env=prod"])),
+        "labelled"
+    );
+    assert_eq!(
+        ok(d.docker(&["volume", "ls", "-q", "--filter", "dangling=true"])),
+        "labelled"
+    );
+    assert_eq!(
+        ok(d.pier(&[
+            "volume",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Scope}} {{.Labels}}",
+            "-f",
+            "name=lab"
+        ])),
+        "labelled local env=prod"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(d.pier(&["volume", "inspect", "labelled"]))).unwrap();
+    assert_eq!(v[0]["Name"], "labelled");
+    assert_eq!(v[0]["Scope"], "local");
+    assert_eq!(v[0]["Labels"]["env"], "prod");
+    assert!(v[0]["CreatedAt"].as_str().unwrap().ends_with('Z'));
+    // null when created without labels/options (by a container, or by
+    // docker 28's `volume create`, which omits empty maps), {} when the
+    // request carries empty ones, the anonymous label otherwise.
+    let named: serde_json::Value =
+        serde_json::from_str(&ok(d.docker(&["volume", "inspect", "named"]))).unwrap();
+    assert!(
+        named[0]["Labels"].is_null() && named[0]["Options"].is_null(),
+        "{named}"
+    );
+    ok(d.docker(&["volume", "create", "plain"]));
+    ok(d.pier(&["volume", "create", "plain2"]));
+    for name in ["plain", "plain2"] {
+        let plain: serde_json::Value =
+            serde_json::from_str(&ok(d.docker(&["volume", "inspect", name]))).unwrap();
+        assert!(
+            plain[0]["Labels"].is_null() && plain[0]["Options"].is_null(),
+            "{plain}"
+        );
+        ok(d.docker(&["volume", "rm", name]));
+    }
+    let r = d
+        .raw_request(
+            "POST",
+            "/v1.51/volumes/create",
+            Some(br#"{"Name":"given","Labels":{},"DriverOpts":{}}"#),
+        )
+        .unwrap();
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["Labels"], serde_json::json!({}));
+    assert_eq!(r.json()["Options"], serde_json::json!({}));
+    ok(d.docker(&["volume", "rm", "given"]));
+    let anon = ok(d.docker(&["create", "-v", "/a", "busybox"]));
+    let anon_name = ok(d.docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", &anon]));
+    let a: serde_json::Value =
+        serde_json::from_str(&ok(d.docker(&["volume", "inspect", &anon_name]))).unwrap();
+    assert_eq!(
+        a[0]["Labels"],
+        serde_json::json!({"com.docker.volume.anonymous": ""})
+    );
+    ok(d.docker(&["rm", "-v", &anon]));
+    let out = d.pier(&["volume", "inspect", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("get nosuch: no such volume"));
+
+    // system df -v lists volume sizes.
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "named:/n",
+        "busybox",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/n/z bs=1000 count=3 2>/dev/null",
+    ]));
+    let df = ok(d.docker(&["system", "df", "-v"]));
+    let line = df
+        .lines()
+        .find(|l| l.starts_with("named "))
+        .unwrap_or_else(|| panic!("{df}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols, ["named", "1", "3kB"], "{df}");
+}
+
+/// `-o type=none -o device=DIR -o o=bind`: the volume is the host
+/// directory while used; removing the volume never touches that data.
+#[test]
+fn bind_backed_volume_keeps_host_data() {
+    let d = Daemon::start();
+    let src = d.dir.path().join("backing");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("hf"), "from host\n").unwrap();
+    let dev = format!("device={}", src.display());
+    ok(d.pier(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        &dev,
+        "-o",
+        "o=bind",
+        "hostvol",
+    ]));
+    assert_eq!(
+        ok(d.docker(&[
+            "run",
+            "--rm",
+            "-v",
+            "hostvol:/b",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /b/hf; echo c > /b/new"
+        ])),
+        "from host"
+    );
+    assert_eq!(std::fs::read_to_string(src.join("new")).unwrap(), "c\n");
+    ok(d.docker(&["volume", "rm", "hostvol"]));
+    assert!(src.join("hf").exists() && src.join("new").exists());
+    let out = d.docker(&["volume", "create", "-o", "type=tmpfs", "broken"]);
+    assert!(
+        stderr(&out).contains("create broken: missing required option: \"device\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&["volume", "create", "-d", "nosuch", "x"]);
+    assert!(
+        stderr(&out).contains("plugin \"nosuch\" not found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The API as docker-py drives it: create with labels and options, list
+/// with filters, volumes of a container, 409 on removal while in use,
+/// prune; plus filter errors and the `system/df` shape.
+#[test]
+fn docker_py_and_raw_api() {
+    let d = Daemon::start();
+    let script = r#"
+import docker, sys
+c = docker.DockerClient(base_url=sys.argv[1])
+v = c.volumes.create(name="pyvol", labels={"team": "a"})
+assert v.attrs["Labels"] == {"team": "a"}, v.attrs
+assert v.attrs["Scope"] == "local" and v.attrs["Driver"] == "local"
+t = c.volumes.create(name="pytmp", driver_opts={"type": "tmpfs", "device": "tmpfs", "o": "size=1m"})
+assert t.attrs["Options"]["type"] == "tmpfs"
+assert [x.name for x in c.volumes.list(filters={"label": "team=a"})] == ["pyvol"]
+ctr = c.containers.run("busybox", "sh -c 'echo py > /v/f'", volumes={"pyvol": {"bind": "/v", "mode": "rw"}}, detach=True)
+assert ctr.wait()["StatusCode"] == 0
+ctr.reload()
+assert ctr.attrs["Mounts"][0]["Name"] == "pyvol", ctr.attrs["Mounts"]
+try:
+    c.volumes.get("pyvol").remove()
+    raise SystemExit("removal of an in-use volume succeeded")
+except docker.errors.APIError as e:
+    assert e.status_code == 409, e
+    assert "volume is in use" in str(e), e
+out = c.containers.run("busybox", "cat /v/f", volumes=["pyvol:/v:ro"], remove=True)
+assert out == b"py\n", out
+ctr.remove()
+c.volumes.get("pyvol").remove()
+try:
+    c.volumes.get("pyvol")
+    raise SystemExit("removed volume still found")
+except docker.errors.NotFound:
+    pass
+rep = c.volumes.prune(filters={"all": "true"})
+assert rep["VolumesDeleted"] is None or rep["VolumesDeleted"] == [], rep
+print("ok")
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(d.host())
+        .output()
+        .unwrap();
+    assert_eq!(
+        common::stdout(&out).trim(),
+        "ok",
+        "{}",
+        common::stderr(&out)
+    );
+    // The tmpfs-backed volume has options: prune never takes it.
+    assert_eq!(volume_names(&d), ["pytmp"]);
+
+    let r = d
+        .raw_request(
+            "GET",
+            "/v1.51/volumes?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D",
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["message"], "invalid filter 'bogus'");
+    let r = d
+        .raw_request("POST", "/v1.51/volumes/create", Some(br#"{"Name":"a/b"}"#))
+        .unwrap();
+    assert_eq!(r.status, 400);
+    ok(d.docker(&["volume", "create", "sized"]));
+    ok(d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "sized:/s",
+        "busybox",
+        "sh",
+        "-c",
+        "printf 12345 > /s/f",
+    ]));
+    let df = d
+        .raw_request("GET", "/v1.51/system/df", None)
+        .unwrap()
+        .json();
+    let vols = df["Volumes"].as_array().unwrap();
+    let sized = vols.iter().find(|v| v["Name"] == "sized").unwrap();
+    assert_eq!(sized["UsageData"]["Size"], 5);
+    assert_eq!(sized["UsageData"]["RefCount"], 0);
+    assert!(
+        vols.iter().all(|v| v["Name"] != "pytmp"),
+        "volumes with options are not sized"
+    );
+}
+
+/// `pier system df [-v]` prints what the docker CLI prints for the same
+/// daemon (the volume section lists sizes and links).
+#[test]
+fn system_df_matches_docker() {
+    let d = Daemon::start();
+    ok(d.docker(&[
+        "run",
+        "--name",
+        "dfc",
+        "-v",
+        "dfvol:/d",
+        "busybox",
+        "sh",
+        "-c",
+        "printf 1234567 > /d/x",
+    ]));
+    ok(d.docker(&["volume", "create", "unused"]));
+    for args in [
+        vec!["system", "df"],
+        vec!["system", "df", "-v"],
+        vec![
+            "system",
+            "df",
+            "--format",
+            "{{.Type}}: {{.Size}} {{.Reclaimable}}",
+        ],
+    ] {
+        // Columns like CREATED tick with the clock: compare until a pair
+        // of runs falls within the same second.
+        let same = common::eventually(std::time::Duration::from_secs(10), || {
+            ok(d.docker(&args)) == ok(d.pier(&args))
+        });
+        assert!(
+            same,
+            "{args:?}:\n{}\n---\n{}",
+            ok(d.docker(&args)),
+            ok(d.pier(&args))
+        );
+    }
+    let v = ok(d.pier(&["system", "df", "-v"]));
+    assert!(v.contains("Local Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\ndfvol         1         7B\nunused        0         0B\n"), "{v}");
+    let s = ok(d.pier(&["system", "df"]));
+    assert!(
+        s.contains("Local Volumes   2         1         7B        0B (0%)"),
+        "{s}"
+    );
+}
