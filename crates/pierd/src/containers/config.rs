@@ -172,10 +172,10 @@ fn normalize_host_config(
         });
     }
     match hc.log_config.as_ref().and_then(|l| l.typ.as_deref()) {
-        Some("json-file") | Some("none") => {}
+        Some("json-file") | Some("none") | Some("local") => {}
         Some(other) => {
             return Err(ContainerError::InvalidParameter(format!(
-                "logging driver {other} is not supported: use json-file or none"
+                "logging driver {other} is not supported: use json-file, local or none"
             )))
         }
         None => {}

@@ -59,7 +59,9 @@ pub async fn create(
     .map_err(|e| ContainerError::Runtime(format!("image lookup failed: {e}")))??;
 
     let id = new_id();
-    let merged = config::merge(body, &image_config, &id)?;
+    let mut merged = config::merge(body, &image_config, &id)?;
+    let more = super::hostspec::check_at_create(&mut merged.host_config)?;
+    merged.warnings.extend(more);
     let mut cfg = merged.config;
     cfg.image = Some(image_ref.clone());
     let rec = ContainerRecord {
@@ -118,6 +120,7 @@ fn prepare_bundle(
 
     let mut args = vec![rec.path.clone()];
     args.extend(rec.args.iter().cloned());
+    let host = super::hostspec::host_spec(&rec.host_config, &d.shim_path)?;
     let input = runtime::SpecInput {
         id: rec.id.clone(),
         args,
@@ -143,6 +146,10 @@ fn prepare_bundle(
         resolv_conf_path: dir.join("resolv.conf"),
         readonly_rootfs: rec.host_config.readonly_rootfs.unwrap_or(false),
         console_size: console_size(rec),
+        limits: host.limits,
+        security: host.security,
+        init: host.init,
+        shm_size: host.shm_size,
         ..Default::default()
     };
     runtime::write_spec(&input, &dir.join("config.json"))

@@ -1,0 +1,181 @@
+//! The HostConfig fields that become limits, security settings and `--init`
+//! in the runtime spec: checked at create (Docker's 400s and warnings) and
+//! turned into `pier_runtime` inputs at start.
+
+use std::path::{Path, PathBuf};
+
+use pier_api::models::HostConfig;
+use pier_runtime::limits::{Limits, Ulimit};
+use pier_runtime::security::{DeviceRequest, DockerSecurity, SecurityConfig};
+
+use super::error::ContainerError;
+
+fn bad(e: pier_runtime::options::OptionError) -> ContainerError {
+    ContainerError::InvalidParameter(e.0)
+}
+
+/// The limits of a host config (unvalidated).
+pub fn limits_of(hc: &HostConfig) -> Limits {
+    Limits {
+        memory: hc.memory.unwrap_or(0),
+        memory_swap: hc.memory_swap.unwrap_or(0),
+        memory_reservation: hc.memory_reservation.unwrap_or(0),
+        memory_swappiness: hc.memory_swappiness.filter(|s| *s >= 0).map(|s| s as u64),
+        nano_cpus: hc.nano_cpus.unwrap_or(0),
+        cpu_shares: hc.cpu_shares.unwrap_or(0),
+        cpu_period: hc.cpu_period.unwrap_or(0),
+        cpu_quota: hc.cpu_quota.unwrap_or(0),
+        cpuset_cpus: hc.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: hc.cpuset_mems.clone().unwrap_or_default(),
+        pids_limit: hc.pids_limit,
+        blkio_weight: hc.blkio_weight.unwrap_or(0),
+        oom_kill_disable: hc.oom_kill_disable.unwrap_or(false),
+        ulimits: hc
+            .ulimits
+            .iter()
+            .flatten()
+            .map(|u| Ulimit {
+                name: u.name.clone().unwrap_or_default(),
+                soft: u.soft.unwrap_or(0),
+                hard: u.hard.unwrap_or(0),
+            })
+            .collect(),
+    }
+}
+
+fn device_requests(hc: &HostConfig) -> Vec<DeviceRequest> {
+    hc.devices
+        .iter()
+        .flatten()
+        .map(|d| DeviceRequest {
+            path_on_host: d.path_on_host.clone().unwrap_or_default(),
+            path_in_container: d.path_in_container.clone().unwrap_or_default(),
+            cgroup_permissions: d.cgroup_permissions.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The resolved security settings of a host config.
+pub fn security_of(hc: &HostConfig) -> Result<SecurityConfig, ContainerError> {
+    let none = Vec::new();
+    let devices = device_requests(hc);
+    SecurityConfig::from_docker(&DockerSecurity {
+        privileged: hc.privileged.unwrap_or(false),
+        cap_add: hc.cap_add.as_ref().unwrap_or(&none),
+        cap_drop: hc.cap_drop.as_ref().unwrap_or(&none),
+        security_opt: hc.security_opt.as_ref().unwrap_or(&none),
+        devices: &devices,
+    })
+    .map_err(bad)
+}
+
+/// Docker's checks at create: rejects bad limits, capabilities, security
+/// options and devices; records the defaults Docker records (MemorySwap);
+/// returns Docker's warnings.
+pub fn check_at_create(hc: &mut HostConfig) -> Result<Vec<String>, ContainerError> {
+    let mut limits = limits_of(hc);
+    let mut warnings = limits.validate().map_err(bad)?;
+    if limits.memory_swap != 0 {
+        hc.memory_swap = Some(limits.memory_swap);
+    }
+    if limits.blkio_weight > 0 && !blkio_weight_supported() {
+        warnings.push(
+            "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
+                .into(),
+        );
+        hc.blkio_weight = Some(0);
+    }
+    if limits.oom_kill_disable && pure_cgroup_v2() {
+        warnings
+            .push("Your kernel does not support OomKillDisable. OomKillDisable discarded.".into());
+        hc.oom_kill_disable = Some(false);
+    }
+    security_of(hc)?;
+    Ok(warnings)
+}
+
+fn pure_cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+fn blkio_weight_supported() -> bool {
+    if pure_cgroup_v2() {
+        return std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|x| x == "io"));
+    }
+    // The root cgroup has no weight files; a child (pier's own) has them
+    // when the I/O scheduler supports weights.
+    let dir = Path::new("/sys/fs/cgroup/blkio");
+    ["blkio.weight", "blkio.bfq.weight"].iter().any(|f| {
+        dir.join(f).exists() || dir.join("pier").join(f).exists() || {
+            std::fs::read_dir(dir).is_ok_and(|rd| {
+                rd.flatten()
+                    .any(|e| e.path().is_dir() && e.path().join(f).exists())
+            })
+        }
+    })
+}
+
+/// The `pier-init` binary next to the shim, if `--init` is set.
+pub fn init_path(hc: &HostConfig, shim_path: &Path) -> Result<Option<PathBuf>, ContainerError> {
+    if !hc.init.unwrap_or(false) {
+        return Ok(None);
+    }
+    let p = shim_path.with_file_name("pier-init");
+    if !p.exists() {
+        return Err(ContainerError::Runtime(format!(
+            "exec: \"docker-init\": executable file not found in $PATH ({} is missing)",
+            p.display()
+        )));
+    }
+    Ok(Some(p))
+}
+
+/// The spec inputs decided by the host config.
+pub struct HostSpec {
+    pub limits: Limits,
+    pub security: SecurityConfig,
+    pub init: Option<PathBuf>,
+    pub shm_size: Option<u64>,
+}
+
+pub fn host_spec(hc: &HostConfig, shim_path: &Path) -> Result<HostSpec, ContainerError> {
+    let mut limits = limits_of(hc);
+    // Validated at create; here only Docker's derived values matter.
+    let _ = limits.validate();
+    Ok(HostSpec {
+        limits,
+        security: security_of(hc)?,
+        init: init_path(hc, shim_path)?,
+        shm_size: hc.shm_size.filter(|s| *s > 0).map(|s| s as u64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_checks() {
+        let mut hc = HostConfig {
+            memory: Some(64 << 20),
+            ..Default::default()
+        };
+        check_at_create(&mut hc).unwrap();
+        assert_eq!(hc.memory_swap, Some(128 << 20));
+        let mut hc = HostConfig {
+            cap_add: Some(vec!["NOPE".into()]),
+            ..Default::default()
+        };
+        let e = check_at_create(&mut hc).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid CapAdd: unknown capability: \"CAP_NOPE\""
+        );
+        let mut hc = HostConfig {
+            memory: Some(100),
+            ..Default::default()
+        };
+        assert!(check_at_create(&mut hc).is_err());
+    }
+}
