@@ -437,6 +437,9 @@ pub async fn on_exit(
         l.running = false;
         l.exit_code = code;
     });
+    if !auto_remove {
+        super::restart::after_exit(d, c, false);
+    }
     if auto_remove {
         // Skip writing a record that is about to be deleted; a crash in
         // between is handled by recovery (the shim is gone, exit.json stays).

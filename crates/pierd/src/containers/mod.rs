@@ -12,8 +12,10 @@ pub mod logfile;
 pub mod names;
 pub mod record;
 pub mod recover;
+pub mod restart;
 pub mod signal;
 mod store;
+pub mod update;
 
 pub use error::{ContainerError, IoContext};
 pub use store::{atomic_write, AttachStart, Container, ContainerStore, PendingAttach};

@@ -68,6 +68,7 @@ pub async fn inspect(State(d): AppState, Path(id): Path<String>, q: Query) -> Ap
 
 pub async fn start(State(d): AppState, Path(id): Path<String>) -> ApiResult<Response> {
     let c = d.containers.get(&id)?;
+    crate::containers::restart::on_user_action(&c, true);
     lifecycle::start(&d, &c).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -91,6 +92,8 @@ pub async fn restart(State(d): AppState, Path(id): Path<String>, q: Query) -> Ap
     let c = d.containers.get(&id)?;
     let timeout = stop_timeout(&q)?;
     control::restart(&d, &c, q.get_nonempty("signal"), timeout).await?;
+    crate::containers::restart::on_user_action(&c, true);
+    let _ = c.persist().await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

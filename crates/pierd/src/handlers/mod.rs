@@ -5,3 +5,4 @@ pub mod containers;
 pub mod images;
 pub mod logs;
 pub mod system;
+pub mod update;
