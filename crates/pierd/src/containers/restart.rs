@@ -136,14 +136,22 @@ pub fn after_exit(d: &Arc<Daemon>, c: &Arc<Container>, at_daemon_start: bool) {
     let (d, c) = (d.clone(), c.clone());
     tokio::spawn(async move {
         tokio::time::sleep(timeout).await;
+        // Claimed under the table's lock by bumping the generation, so two
+        // schedules of the same exit never start the container twice.
         let still_wanted = {
-            let b = backoffs();
+            let mut b = backoffs();
             let g = c.lock();
-            b.get(&c.id).is_some_and(|e| e.generation == generation)
+            let ok = b.get(&c.id).is_some_and(|e| e.generation == generation)
                 && g.rec.state.restarting
                 && !g.removing
                 && !c.is_removed()
-                && g.rec.state.status != Status::Running
+                && g.rec.state.status != Status::Running;
+            if ok {
+                if let Some(e) = b.get_mut(&c.id) {
+                    e.generation += 1;
+                }
+            }
+            ok
         };
         if !still_wanted {
             return;
@@ -178,9 +186,11 @@ pub fn after_exit(d: &Arc<Daemon>, c: &Arc<Container>, at_daemon_start: bool) {
 /// policy asks for it (Docker restarts `always` even after a manual stop).
 pub async fn on_daemon_start(d: &Arc<Daemon>) {
     for c in d.containers.list() {
+        // Already scheduled by recovery (it exited while pierd was down).
+        let scheduled = backoffs().contains_key(&c.id);
         let pending = {
             let g = c.lock();
-            g.rec.state.status == Status::Running || g.removing
+            g.rec.state.status == Status::Running || g.removing || scheduled
         };
         if pending {
             continue;
