@@ -31,6 +31,7 @@ pub use fsutil::write_atomic;
 pub use proto::{ReadyAnswer, ShimEvent, ShimRequest, ShimState, StatusReply};
 pub use spec::{
     build_spec, default_capabilities, write_spec_atomic, MountSpec, NetworkMode, SpecInput,
-    DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE, INIT_PATH,
+    DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE, GROUP_ADD_ANNOTATION,
+    INIT_PATH,
 };
 pub use time::{now_rfc3339_nanos, push_rfc3339_nanos, rfc3339_nanos};

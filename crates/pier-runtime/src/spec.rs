@@ -140,7 +140,13 @@ pub struct SpecInput {
     /// `--init`: the host path of `pier-init`, bind-mounted read-only at
     /// [`INIT_PATH`] and run as PID 1 in front of `args`.
     pub init: Option<PathBuf>,
+    /// `--group-add` (names or numbers): the shim resolves names against the
+    /// image's /etc/group; carried in the [`GROUP_ADD_ANNOTATION`].
+    pub group_add: Vec<String>,
 }
+
+/// Spec annotation carrying `--group-add` to the shim, comma-separated.
+pub const GROUP_ADD_ANNOTATION: &str = "org.pier.group-add";
 
 /// Where `--init` puts the init in the container (Docker's path).
 pub const INIT_PATH: &str = "/sbin/docker-init";
@@ -398,6 +404,11 @@ pub fn build_spec(input: &SpecInput) -> Spec {
         .set_annotations(None)
         .set_hooks(None)
         .set_linux(Some(linux));
+    if !input.group_add.is_empty() {
+        let mut a = std::collections::HashMap::new();
+        a.insert(GROUP_ADD_ANNOTATION.to_string(), input.group_add.join(","));
+        spec.set_annotations(Some(a));
+    }
     crate::limits::apply(&input.limits, &mut spec);
     crate::security::apply(&input.security, &mut spec);
     spec

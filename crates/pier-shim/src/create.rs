@@ -51,7 +51,21 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
         .map_err(|e| ShimError::Other(format!("loading {}: {e}", spec_path.display())))?;
     let root = RootDir::open(rootfs)
         .map_err(|e| ShimError::sys(format!("opening {}", rootfs.display()), e))?;
-    let user = root.resolve_user(&cfg.user).map_err(refuse)?;
+    let mut user = root.resolve_user(&cfg.user).map_err(refuse)?;
+    let group_add = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(pier_runtime::GROUP_ADD_ANNOTATION))
+        .cloned()
+        .unwrap_or_default();
+    if !group_add.is_empty() {
+        let names: Vec<&str> = group_add.split(',').collect();
+        for g in root.resolve_groups(&names).map_err(refuse)? {
+            if !user.sgids.contains(&g) {
+                user.sgids.push(g);
+            }
+        }
+    }
 
     let process = spec
         .process_mut()
@@ -87,12 +101,13 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
         .rev()
         .find_map(|e| e.strip_prefix("PATH="))
         .map(str::to_string);
-    let arg0 = process
-        .args()
-        .as_ref()
-        .and_then(|a| a.first())
-        .cloned()
-        .unwrap_or_default();
+    // With `--init` the init is bind-mounted later, by libcontainer: check
+    // the command it will run instead.
+    let args = process.args().clone().unwrap_or_default();
+    let arg0 = match args.as_slice() {
+        [init, sep, cmd, ..] if init == pier_runtime::INIT_PATH && sep == "--" => cmd.clone(),
+        _ => args.first().cloned().unwrap_or_default(),
+    };
     root.check_executable(&arg0, path_env.as_deref(), &cwd, &user)
         .map_err(refuse)?;
     process.set_env(Some(env));

@@ -131,6 +131,59 @@ pub fn init_path(hc: &HostConfig, shim_path: &Path) -> Result<Option<PathBuf>, C
     Ok(Some(p))
 }
 
+fn normalize_arch(a: &str) -> &str {
+    match a {
+        "x86_64" | "x86-64" => "amd64",
+        "aarch64" => "arm64",
+        "armhf" | "armel" => "arm",
+        "i386" | "i686" => "386",
+        other => other,
+    }
+}
+
+/// Docker's check of `--platform` (`os[/arch[/variant]]`) against a local
+/// image. A missing image is left for create to report.
+pub async fn check_platform(
+    d: &std::sync::Arc<crate::daemon::Daemon>,
+    image: &str,
+    platform: &str,
+) -> Result<(), ContainerError> {
+    let parts: Vec<&str> = platform.split('/').collect();
+    if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+        return Err(ContainerError::InvalidParameter(format!(
+            "\"{platform}\": unknown operating system or architecture: invalid argument"
+        )));
+    }
+    let images = d.images.clone();
+    let name = image.to_string();
+    let Ok(Ok(info)) = tokio::task::spawn_blocking(move || images.inspect(&name)).await else {
+        return Ok(());
+    };
+    let os = info.os.clone().unwrap_or_else(|| "linux".into());
+    let arch = info.architecture.clone().unwrap_or_default();
+    let variant = info.variant.clone().unwrap_or_default();
+    let want_os = parts[0].to_ascii_lowercase();
+    let want_arch = parts
+        .get(1)
+        .map(|a| normalize_arch(&a.to_ascii_lowercase()).to_string());
+    let want_variant = parts.get(2).map(|v| v.to_ascii_lowercase());
+    let matches = want_os == os
+        && want_arch
+            .as_deref()
+            .is_none_or(|a| a == normalize_arch(&arch))
+        && want_variant.as_deref().is_none_or(|v| v == variant);
+    if matches {
+        return Ok(());
+    }
+    let mut have = format!("{os}/{arch}");
+    if !variant.is_empty() {
+        have = format!("{have}/{variant}");
+    }
+    Err(ContainerError::PlatformMismatch(format!(
+        "image with reference {image} was found but its platform ({have}) does not match the specified platform ({platform})"
+    )))
+}
+
 /// The spec inputs decided by the host config.
 pub struct HostSpec {
     pub limits: Limits,

@@ -149,6 +149,7 @@ fn prepare_bundle(
         limits: host.limits,
         security: host.security,
         init: host.init,
+        group_add: rec.host_config.group_add.clone().unwrap_or_default(),
         shm_size: host.shm_size,
         ..Default::default()
     };

@@ -20,6 +20,9 @@ pub async fn create(
     q: Query,
     JsonBody(body): JsonBody<ContainerCreateBody>,
 ) -> ApiResult<Response> {
+    if let (Some(p), Some(img)) = (q.get_nonempty("platform"), body.image.as_deref()) {
+        crate::containers::hostspec::check_platform(&d, img, p).await?;
+    }
     let created = lifecycle::create(&d, q.get("name"), body).await?;
     let resp = ContainerCreateResponse {
         id: created.id,

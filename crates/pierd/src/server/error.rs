@@ -35,9 +35,9 @@ impl ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Image(e) => image_status(e),
             ApiError::Container(e) => match e {
-                ContainerError::NotFound(_) | ContainerError::NetworkNotFound(_) => {
-                    StatusCode::NOT_FOUND
-                }
+                ContainerError::NotFound(_)
+                | ContainerError::NetworkNotFound(_)
+                | ContainerError::PlatformMismatch(_) => StatusCode::NOT_FOUND,
                 ContainerError::Ambiguous(_)
                 | ContainerError::InvalidName(_)
                 | ContainerError::NoCommand
