@@ -316,6 +316,8 @@ mod tests {
             tty: false,
             open_stdin: false,
             user: String::new(),
+            log_max_size: 0,
+            log_max_files: 0,
         }
     }
 

@@ -159,6 +159,8 @@ impl Fixture {
             tty: false,
             open_stdin: false,
             user: String::new(),
+            log_max_size: 0,
+            log_max_files: 0,
         };
         tweak(&mut spec, &mut cfg);
         spec.tty = cfg.tty;

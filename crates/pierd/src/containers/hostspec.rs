@@ -91,6 +91,7 @@ pub fn check_at_create(hc: &mut HostConfig) -> Result<Vec<String>, ContainerErro
         hc.oom_kill_disable = Some(false);
     }
     security_of(hc)?;
+    log_rotation(hc)?;
     Ok(warnings)
 }
 
@@ -184,6 +185,84 @@ pub async fn check_platform(
     )))
 }
 
+/// go-units' `FromHumanSize` (decimal: 1k = 1000), as json-file parses
+/// `max-size`.
+fn from_human_size(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let num_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(num_end);
+    let n: f64 = num.parse().ok()?;
+    let mult: f64 = match unit.trim().trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        "t" => 1e12,
+        "p" => 1e15,
+        _ => return None,
+    };
+    (n >= 0.0).then_some((n * mult) as u64)
+}
+
+/// The json-file rotation settings `(max-size bytes, max-file)` of a host
+/// config, with Docker's checks; `local` is json-file-backed with its own
+/// defaults (20 MB, 5 files).
+pub fn log_rotation(hc: &HostConfig) -> Result<(u64, u32), ContainerError> {
+    let Some(lc) = &hc.log_config else {
+        return Ok((0, 1));
+    };
+    let driver = lc.typ.as_deref().unwrap_or("json-file");
+    let opts = lc.config.clone().unwrap_or_default();
+    let (mut size, mut files) = match driver {
+        "local" => (20_000_000u64, 5u32),
+        _ => (0, 1),
+    };
+    let known = [
+        "max-size",
+        "max-file",
+        "compress",
+        "labels",
+        "labels-regex",
+        "env",
+        "env-regex",
+        "tag",
+        "mode",
+        "max-buffer-size",
+    ];
+    for k in opts.keys() {
+        if driver != "none" && !known.contains(&k.as_str()) {
+            return Err(ContainerError::InvalidParameter(format!(
+                "unknown log opt '{k}' for {driver} log driver"
+            )));
+        }
+    }
+    if let Some(s) = opts.get("max-size").filter(|s| !s.is_empty()) {
+        size = from_human_size(s)
+            .ok_or_else(|| ContainerError::InvalidParameter(format!("invalid size: '{s}'")))?;
+    }
+    if let Some(f) = opts.get("max-file").filter(|s| !s.is_empty()) {
+        let n: i64 = f.parse().map_err(|_| {
+            ContainerError::InvalidParameter(format!(
+                "strconv.Atoi: parsing \"{f}\": invalid syntax"
+            ))
+        })?;
+        if n < 1 {
+            return Err(ContainerError::InvalidParameter(
+                "max-file cannot be less than 1".into(),
+            ));
+        }
+        files = n.min(u32::MAX as i64) as u32;
+    }
+    if files > 1 && size == 0 {
+        return Err(ContainerError::InvalidParameter(
+            "max-file cannot be set when max-size is not set".into(),
+        ));
+    }
+    Ok((size, files))
+}
+
 /// The spec inputs decided by the host config.
 pub struct HostSpec {
     pub limits: Limits,
@@ -230,5 +309,47 @@ mod tests {
             ..Default::default()
         };
         assert!(check_at_create(&mut hc).is_err());
+    }
+
+    fn log(driver: &str, opts: &[(&str, &str)]) -> HostConfig {
+        HostConfig {
+            log_config: Some(pier_api::models::HostConfigLogConfig {
+                typ: Some(driver.into()),
+                config: Some(
+                    opts.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn log_options() {
+        assert_eq!(log_rotation(&log("json-file", &[])).unwrap(), (0, 1));
+        assert_eq!(
+            log_rotation(&log("json-file", &[("max-size", "10k"), ("max-file", "3")])).unwrap(),
+            (10_000, 3)
+        );
+        assert_eq!(log_rotation(&log("local", &[])).unwrap(), (20_000_000, 5));
+        assert_eq!(
+            log_rotation(&log("json-file", &[("max-size", "1.5m")])).unwrap(),
+            (1_500_000, 1)
+        );
+        let e = |d: &str, o: &[(&str, &str)]| log_rotation(&log(d, o)).unwrap_err().to_string();
+        assert_eq!(e("json-file", &[("max-size", "x")]), "invalid size: 'x'");
+        assert_eq!(
+            e("json-file", &[("max-file", "0")]),
+            "max-file cannot be less than 1"
+        );
+        assert_eq!(
+            e("json-file", &[("max-file", "2")]),
+            "max-file cannot be set when max-size is not set"
+        );
+        assert_eq!(
+            e("json-file", &[("bogus", "1")]),
+            "unknown log opt 'bogus' for json-file log driver"
+        );
     }
 }

@@ -153,6 +153,7 @@ fn prepare_bundle(
         shm_size: host.shm_size,
         ..Default::default()
     };
+    let (log_max_size, log_max_files) = super::hostspec::log_rotation(&rec.host_config)?;
     runtime::write_spec(&input, &dir.join("config.json"))
         .map_err(|e| ContainerError::Runtime(format!("writing the runtime spec: {e}")))?;
 
@@ -171,6 +172,8 @@ fn prepare_bundle(
         tty: rec.tty(),
         open_stdin: rec.config.open_stdin.unwrap_or(false),
         user: rec.config.user.clone().unwrap_or_default(),
+        log_max_size,
+        log_max_files,
     })
 }
 

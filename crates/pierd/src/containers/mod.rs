@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod list;
 pub mod logfile;
+pub mod logrotated;
 pub mod names;
 pub mod record;
 pub mod recover;
