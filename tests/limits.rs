@@ -197,3 +197,55 @@ fn update_changes_limits_live() {
     ok(d.pier(&["update", "--pids-limit", "12", "s"]));
     assert_eq!(ok(d.pier(&["start", "-a", "s"])), "12");
 }
+
+#[test]
+fn memory_knobs_blkio_and_oom_kill_disable() {
+    let d = Daemon::start();
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        // cgroup v2: memory.low and memory.swap.max carry these
+        let out = ok(d.docker(&[
+            "run",
+            "--rm",
+            "-m",
+            "32m",
+            "--memory-swap",
+            "96m",
+            "--memory-reservation",
+            "16m",
+            "busybox",
+            "cat",
+            "/sys/fs/cgroup/memory.low",
+            "/sys/fs/cgroup/memory.swap.max",
+        ]));
+        assert_eq!(out, "16777216\n67108864");
+        return;
+    }
+    let out = ok(d.docker(&[
+        "run", "--rm", "-m", "32m", "--memory-swap", "96m", "--memory-reservation", "16m",
+        "--oom-kill-disable", "--blkio-weight", "300", "busybox", "sh", "-c",
+        "head -1 /sys/fs/cgroup/memory/memory.oom_control; \
+         cat /sys/fs/cgroup/memory/memory.soft_limit_in_bytes /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes; \
+         cat /sys/fs/cgroup/blkio/blkio.weight 2>/dev/null || cat /sys/fs/cgroup/blkio/blkio.bfq.weight",
+    ]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "oom_kill_disable 1", "{out}");
+    assert_eq!(lines[1], "16777216");
+    assert_eq!(lines[2], "100663296");
+    assert!(lines[3].ends_with("300"), "{out}");
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "-m",
+        "32m",
+        "--memory-reservation",
+        "64m",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("Minimum memory limit can not be less than memory reservation limit"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -251,6 +251,16 @@ impl CgroupDir {
         Ok(())
     }
 
+    /// `--oom-kill-disable` (cgroup v1 only; v2 has no such switch).
+    /// libcontainer 0.7 ignores the spec's `disableOOMKiller`, so the shim
+    /// writes it after create.
+    pub fn set_oom_kill_disable(&self) -> std::io::Result<()> {
+        match self.layout {
+            Layout::V1 => self.write("memory", "memory.oom_control", "1"),
+            Layout::V2 => Ok(()),
+        }
+    }
+
     /// Whether the kernel OOM-killed a process of this cgroup (v1
     /// `memory.oom_control`, v2 `memory.events`: `oom_kill N`).
     pub fn oom_killed(&self) -> bool {
@@ -368,6 +378,8 @@ mod tests {
         assert_eq!(read(&cg, "blkio", "blkio.bfq.weight"), "300");
         assert_eq!(cg.memory_limit(), Some(64 << 20));
         assert!(!cg.oom_killed());
+        cg.set_oom_kill_disable().unwrap();
+        assert_eq!(read(&cg, "memory", "memory.oom_control"), "1");
         // zero fields stay as they are
         cg.update(&Limits {
             pids_limit: Some(-1),

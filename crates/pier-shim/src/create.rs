@@ -28,6 +28,7 @@ pub struct Created {
 
 struct Prepared {
     cgroup: Option<String>,
+    oom_kill_disable: bool,
     console: Option<(u16, u16)>,
     new_netns: bool,
 }
@@ -131,6 +132,11 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
     });
 
     let linux = spec.linux().as_ref();
+    let oom_kill_disable = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.disable_oom_killer())
+        .unwrap_or(false);
     let cgroup = linux
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
@@ -150,6 +156,7 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
         .map_err(|e| ShimError::io(format!("writing {}", spec_path.display()), e))?;
     Ok(Prepared {
         cgroup,
+        oom_kill_disable,
         console,
         new_netns,
     })
@@ -210,6 +217,14 @@ pub fn create(
             message: m,
             exit_code: 128,
         })?;
+        if prep.oom_kill_disable {
+            if let Some(cg) = prep.cgroup.as_deref() {
+                let dir = pier_runtime::cgroupfs::CgroupDir::new(Path::new("/sys/fs/cgroup"), cg);
+                if let Err(e) = dir.set_oom_kill_disable() {
+                    crate::slog!("--oom-kill-disable: {e}");
+                }
+            }
+        }
         if prep.new_netns {
             if let Err(e) = loopback_up(pid) {
                 // The container exists: the monitor tears it down.
