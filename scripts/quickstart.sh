@@ -10,7 +10,7 @@ cd "$PIER_REPO"
 
 log "building Pier (release)"
 cargo build --release --workspace --bins
-install -m 0755 target/release/pierd target/release/pier target/release/pier-shim /usr/local/bin/
+install -m 0755 target/release/pierd target/release/pier target/release/pier-shim target/release/pier-init /usr/local/bin/
 
 log "building the busybox:latest test image"
 "$PIER_REPO/scripts/build-busybox-image.sh" target/images/busybox.tar

@@ -121,6 +121,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
         Cmd::Attach(a) => container::exec::attach(&c(&["attach"]), a).await,
         Cmd::Restart(a) => container::manage::restart(&c(&["restart"]), a).await,
         Cmd::Rename(a) => container::manage::rename(&c(&["rename"]), a).await,
+        Cmd::Update(a) => container::update::run(&c(&["update"]), a).await,
         Cmd::Pause(a) => container::manage::pause(&c(&["pause"]), a, "pause").await,
         Cmd::Unpause(a) => container::manage::pause(&c(&["unpause"]), a, "unpause").await,
         Cmd::Port(a) => container::manage::port(&c(&["port"]), a).await,
@@ -184,6 +185,9 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
             }
             Some(ContainerCmd::Rename(a)) => {
                 container::manage::rename(&c(&["container", "rename"]), a).await
+            }
+            Some(ContainerCmd::Update(a)) => {
+                container::update::run(&c(&["container", "update"]), a).await
             }
             Some(ContainerCmd::Pause(a)) => {
                 container::manage::pause(&c(&["container", "pause"]), a, "pause").await

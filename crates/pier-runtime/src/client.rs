@@ -317,6 +317,8 @@ mod tests {
             open_stdin: false,
             ephemeral: false,
             user: String::new(),
+            log_max_size: 0,
+            log_max_files: 0,
         }
     }
 

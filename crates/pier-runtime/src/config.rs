@@ -44,6 +44,14 @@ pub struct ShimConfig {
     /// Docker's `User`: "", "name", "uid", "name:group", "uid:gid".
     #[serde(default)]
     pub user: String,
+    /// Log rotation (`--log-opt max-size`): rotate when the log would grow
+    /// past this many bytes; 0 = never.
+    #[serde(default)]
+    pub log_max_size: u64,
+    /// `--log-opt max-file`: files kept, the live one included (1 = the
+    /// log is truncated instead of rotated).
+    #[serde(default)]
+    pub log_max_files: u32,
 }
 
 /// Longest socket path `bind(2)` accepts (`sun_path` is 108 bytes incl. NUL).
@@ -162,6 +170,8 @@ mod tests {
             open_stdin: true,
             ephemeral: false,
             user: "1000:1000".into(),
+            log_max_size: 0,
+            log_max_files: 0,
         }
     }
 

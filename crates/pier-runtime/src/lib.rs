@@ -11,11 +11,16 @@
 //!
 //! The wire format and file formats are fixed in `docs/CONTRACTS.md`.
 
+pub mod cgroupfs;
 mod client;
 mod config;
 mod error;
 mod fsutil;
+pub mod limits;
+pub mod options;
 pub mod proto;
+pub mod seccomp;
+pub mod security;
 mod spec;
 mod time;
 
@@ -26,6 +31,7 @@ pub use fsutil::{write_atomic, write_replace};
 pub use proto::{ReadyAnswer, ShimEvent, ShimRequest, ShimState, StatusReply};
 pub use spec::{
     build_spec, default_capabilities, write_spec_atomic, MountSpec, NetworkMode, SpecInput,
-    DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE,
+    DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE, GROUP_ADD_ANNOTATION,
+    INIT_PATH,
 };
 pub use time::{now_rfc3339_nanos, push_rfc3339_nanos, rfc3339_nanos};

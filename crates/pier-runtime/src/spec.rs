@@ -133,7 +133,23 @@ pub struct SpecInput {
     pub extra_mounts: Vec<MountSpec>,
     /// `/dev/shm` size in bytes; `None` = 64 MiB.
     pub shm_size: Option<u64>,
+    /// Resource limits and ulimits (`crate::limits`).
+    pub limits: crate::limits::Limits,
+    /// Capabilities, seccomp, devices, privileged (`crate::security`).
+    pub security: crate::security::SecurityConfig,
+    /// `--init`: the host path of `pier-init`, bind-mounted read-only at
+    /// [`INIT_PATH`] and run as PID 1 in front of `args`.
+    pub init: Option<PathBuf>,
+    /// `--group-add` (names or numbers): the shim resolves names against the
+    /// image's /etc/group; carried in the [`GROUP_ADD_ANNOTATION`].
+    pub group_add: Vec<String>,
 }
+
+/// Spec annotation carrying `--group-add` to the shim, comma-separated.
+pub const GROUP_ADD_ANNOTATION: &str = "org.pier.group-add";
+
+/// Where `--init` puts the init in the container (Docker's path).
+pub const INIT_PATH: &str = "/sbin/docker-init";
 
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -375,6 +391,13 @@ pub fn build_spec(input: &SpecInput) -> Spec {
     root.set_path(PathBuf::from("rootfs"))
         .set_readonly(Some(input.readonly_rootfs));
 
+    let mut args = input.args.clone();
+    if let Some(init) = &input.init {
+        mounts.push(bind_mount(init, INIT_PATH, true));
+        args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
+        process.set_args(Some(args));
+    }
+
     let mut spec = Spec::default();
     spec.set_version(oci_spec::runtime::VERSION.to_string())
         .set_root(Some(root))
@@ -393,6 +416,13 @@ pub fn build_spec(input: &SpecInput) -> Spec {
         .set_annotations(None)
         .set_hooks(None)
         .set_linux(Some(linux));
+    if !input.group_add.is_empty() {
+        let mut a = std::collections::HashMap::new();
+        a.insert(GROUP_ADD_ANNOTATION.to_string(), input.group_add.join(","));
+        spec.set_annotations(Some(a));
+    }
+    crate::limits::apply(&input.limits, &mut spec);
+    crate::security::apply(&input.security, &mut spec);
     spec
 }
 

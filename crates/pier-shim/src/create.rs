@@ -28,6 +28,7 @@ pub struct Created {
 
 struct Prepared {
     cgroup: Option<String>,
+    oom_kill_disable: bool,
     console: Option<(u16, u16)>,
     new_netns: bool,
 }
@@ -51,7 +52,21 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
         .map_err(|e| ShimError::Other(format!("loading {}: {e}", spec_path.display())))?;
     let root = RootDir::open(rootfs)
         .map_err(|e| ShimError::sys(format!("opening {}", rootfs.display()), e))?;
-    let user = root.resolve_user(&cfg.user).map_err(refuse)?;
+    let mut user = root.resolve_user(&cfg.user).map_err(refuse)?;
+    let group_add = spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(pier_runtime::GROUP_ADD_ANNOTATION))
+        .cloned()
+        .unwrap_or_default();
+    if !group_add.is_empty() {
+        let names: Vec<&str> = group_add.split(',').collect();
+        for g in root.resolve_groups(&names).map_err(refuse)? {
+            if !user.sgids.contains(&g) {
+                user.sgids.push(g);
+            }
+        }
+    }
 
     let process = spec
         .process_mut()
@@ -87,12 +102,13 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
         .rev()
         .find_map(|e| e.strip_prefix("PATH="))
         .map(str::to_string);
-    let arg0 = process
-        .args()
-        .as_ref()
-        .and_then(|a| a.first())
-        .cloned()
-        .unwrap_or_default();
+    // With `--init` the init is bind-mounted later, by libcontainer: check
+    // the command it will run instead.
+    let args = process.args().clone().unwrap_or_default();
+    let arg0 = match args.as_slice() {
+        [init, sep, cmd, ..] if init == pier_runtime::INIT_PATH && sep == "--" => cmd.clone(),
+        _ => args.first().cloned().unwrap_or_default(),
+    };
     root.check_executable(&arg0, path_env.as_deref(), &cwd, &user)
         .map_err(refuse)?;
     process.set_env(Some(env));
@@ -116,6 +132,11 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
     });
 
     let linux = spec.linux().as_ref();
+    let oom_kill_disable = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.disable_oom_killer())
+        .unwrap_or(false);
     let cgroup = linux
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
@@ -135,6 +156,7 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
         .map_err(|e| ShimError::io(format!("writing {}", spec_path.display()), e))?;
     Ok(Prepared {
         cgroup,
+        oom_kill_disable,
         console,
         new_netns,
     })
@@ -195,6 +217,14 @@ pub fn create(
             message: m,
             exit_code: 128,
         })?;
+        if prep.oom_kill_disable {
+            if let Some(cg) = prep.cgroup.as_deref() {
+                let dir = pier_runtime::cgroupfs::CgroupDir::new(Path::new("/sys/fs/cgroup"), cg);
+                if let Err(e) = dir.set_oom_kill_disable() {
+                    crate::slog!("--oom-kill-disable: {e}");
+                }
+            }
+        }
         if prep.new_netns {
             if let Err(e) = loopback_up(pid) {
                 // The container exists: the monitor tears it down.

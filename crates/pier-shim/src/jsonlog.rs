@@ -6,7 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// Longest entry (Docker's buffer size).
@@ -29,6 +29,8 @@ impl Stream {
 
 pub struct JsonLog {
     file: File,
+    /// Rotation (`max-size`/`max-file`), see [`crate::logrotate`].
+    rotation: crate::logrotate::Rotation,
     partial: [Vec<u8>; 2],
     out: Vec<u8>,
     time: String,
@@ -42,13 +44,21 @@ impl JsonLog {
             .create(true)
             .mode(0o640)
             .open(path)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(JsonLog {
             file,
+            rotation: crate::logrotate::Rotation::new(PathBuf::from(path), size),
             partial: [Vec::new(), Vec::new()],
             out: Vec::new(),
             time: String::new(),
             failed: false,
         })
+    }
+
+    /// Enables rotation: `max_size` bytes (0 = never), `max_files` kept.
+    pub fn with_rotation(mut self, max_size: u64, max_files: u32) -> Self {
+        self.rotation.configure(max_size, max_files);
+        self
     }
 
     /// Logs a chunk of output.
@@ -118,12 +128,20 @@ impl JsonLog {
         self.out.extend_from_slice(b"\",\"time\":\"");
         self.out.extend_from_slice(self.time.as_bytes());
         self.out.extend_from_slice(b"\"}\n");
+        // With rotation, each entry is checked against max-size on its own,
+        // as Docker does, so no file grows past it by a whole batch.
+        if self.rotation.enabled() {
+            self.flush();
+        }
     }
 
     #[link_section = ".text.hot.pier_monitor"]
     fn flush(&mut self) {
         if self.out.is_empty() {
             return;
+        }
+        if let Some(f) = self.rotation.before_write(self.out.len() as u64) {
+            self.file = f;
         }
         if let Err(e) = self.file.write_all(&self.out) {
             if !self.failed {
@@ -132,6 +150,7 @@ impl JsonLog {
             }
         } else {
             self.failed = false;
+            self.rotation.wrote(self.out.len() as u64);
         }
         self.out.clear();
         if self.out.capacity() > 4 * MAX_ENTRY {

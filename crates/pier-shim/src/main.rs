@@ -21,6 +21,7 @@ mod error;
 mod helper;
 mod jsonlog;
 mod lc;
+mod logrotate;
 mod memory;
 mod monitor;
 mod overlay;
@@ -253,7 +254,9 @@ fn prepare(cfg: &ShimConfig) -> Result<Monitor, ShimError> {
     };
     let log = match &cfg.log {
         Some(p) => Some(
-            JsonLog::open(p).map_err(|e| ShimError::io(format!("opening {}", p.display()), e))?,
+            JsonLog::open(p)
+                .map(|l| l.with_rotation(cfg.log_max_size, cfg.log_max_files))
+                .map_err(|e| ShimError::io(format!("opening {}", p.display()), e))?,
         ),
         None => None,
     };

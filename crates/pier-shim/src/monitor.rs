@@ -638,20 +638,8 @@ impl Monitor {
         let Some(cg) = self.cgroup.as_deref() else {
             return false;
         };
-        let cg = cg.trim_start_matches('/');
-        let candidates = [
-            format!("/sys/fs/cgroup/memory/{cg}/memory.oom_control"),
-            format!("/sys/fs/cgroup/{cg}/memory.events"),
-        ];
-        candidates.iter().any(|p| {
-            std::fs::read_to_string(p).is_ok_and(|s| {
-                s.lines().any(|l| {
-                    l.strip_prefix("oom_kill ")
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .is_some_and(|n| n > 0)
-                })
-            })
-        })
+        pier_runtime::cgroupfs::CgroupDir::new(std::path::Path::new("/sys/fs/cgroup"), cg)
+            .oom_killed()
     }
 
     fn finish(mut self) -> i32 {

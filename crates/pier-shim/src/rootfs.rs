@@ -279,7 +279,44 @@ pub fn resolve_user(
     Ok(out)
 }
 
+/// Docker's `--group-add`: numbers as they are, names from /etc/group
+/// (runc's text when a name is unknown).
+pub fn resolve_groups(names: &[&str], group: Option<&[u8]>) -> Result<Vec<u32>, Refusal> {
+    let groups = group.map(parse_group).unwrap_or_default();
+    let mut out = Vec::new();
+    for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let gid = match n.parse::<u32>() {
+            Ok(g) => g,
+            Err(_) => groups
+                .iter()
+                .find(|g| g.name == n)
+                .map(|g| g.gid)
+                .ok_or_else(|| {
+                    Refusal::new(
+                        format!("Unable to find group {n}: no matching entries in group file"),
+                        128,
+                    )
+                })?,
+        };
+        if !out.contains(&gid) {
+            out.push(gid);
+        }
+    }
+    Ok(out)
+}
+
 impl RootDir {
+    /// `--group-add` resolved against the image's /etc/group.
+    pub fn resolve_groups(&self, names: &[&str]) -> Result<Vec<u32>, Refusal> {
+        let group = self.read_file("/etc/group").map_err(|e| {
+            Refusal::new(
+                format!("unable to read /etc/group in the container: {e}"),
+                128,
+            )
+        })?;
+        resolve_groups(names, group.as_deref())
+    }
+
     /// Reads the image's /etc/passwd and /etc/group and resolves `spec`.
     pub fn resolve_user(&self, spec: &str) -> Result<ExecUser, Refusal> {
         let read = |p: &str| {
@@ -524,5 +561,19 @@ mod tests {
         rd.mkdir_all("/escape/pier-mkdir-test").unwrap();
         assert!(root.join("pier-mkdir-test").is_dir());
         assert!(rd.mkdir_all("/bin/tool/sub").is_err());
+    }
+
+    #[test]
+    fn group_add_names_and_numbers() {
+        let group = b"root:x:0:\nwheel:x:10:root\ndaemon:x:1:\n";
+        assert_eq!(
+            resolve_groups(&["10", "daemon", "wheel", "4242"], Some(group)).unwrap(),
+            vec![10, 1, 4242]
+        );
+        let e = resolve_groups(&["nosuch"], Some(group)).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Unable to find group nosuch: no matching entries in group file"
+        );
     }
 }

@@ -160,6 +160,8 @@ impl Fixture {
             open_stdin: false,
             ephemeral: false,
             user: String::new(),
+            log_max_size: 0,
+            log_max_files: 0,
         };
         tweak(&mut spec, &mut cfg);
         spec.tty = cfg.tty;

@@ -96,6 +96,7 @@ async fn run(args: Args) -> Result<()> {
     .context("opening state")?;
     let d = Arc::new(d);
     containers::recover::recover_all(&d).await;
+    containers::restart::on_daemon_start(&d).await;
 
     let gid = ensure_group(&args.group);
     let app = server::app(d.clone());

@@ -104,6 +104,8 @@ pub enum Cmd {
     Restart(StopArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(crate::commands::container::update::UpdateArgs),
     /// Pause all processes within one or more containers
     Pause(ContainersArgs),
     /// Unpause all processes within one or more containers
@@ -171,6 +173,8 @@ pub enum ContainerCmd {
     Restart(StopArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(crate::commands::container::update::UpdateArgs),
     /// Pause all processes within one or more containers
     Pause(ContainersArgs),
     /// Unpause all processes within one or more containers

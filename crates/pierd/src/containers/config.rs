@@ -160,16 +160,18 @@ fn normalize_host_config(
         .and_then(|l| l.typ.as_deref())
         .is_none_or(str::is_empty)
     {
+        // The CLI sends `--log-opt`s with an empty Type: keep them.
+        let opts = hc.log_config.as_ref().and_then(|l| l.config.clone());
         hc.log_config = Some(pier_api::models::HostConfigLogConfig {
             typ: Some("json-file".into()),
-            config: Some(HashMap::new()),
+            config: Some(opts.unwrap_or_default()),
         });
     }
     match hc.log_config.as_ref().and_then(|l| l.typ.as_deref()) {
-        Some("json-file") | Some("none") => {}
+        Some("json-file") | Some("none") | Some("local") => {}
         Some(other) => {
             return Err(ContainerError::InvalidParameter(format!(
-                "logging driver {other} is not supported: use json-file or none"
+                "logging driver {other} is not supported: use json-file, local or none"
             )))
         }
         None => {}

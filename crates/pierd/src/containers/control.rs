@@ -50,11 +50,16 @@ pub async fn stop(
     let _op = c.op.lock().await;
     let (stop_signal, stop_timeout) = {
         let g = c.lock();
-        if !g.rec.state.running() {
+        if !g.rec.state.running() && !g.rec.state.restarting {
             return Err(ContainerError::NotModified);
         }
         (g.rec.config.stop_signal.clone(), g.rec.config.stop_timeout)
     };
+    super::restart::on_user_action(c, false);
+    if !c.lock().rec.state.running() {
+        // Only a pending restart to cancel.
+        return c.persist().await;
+    }
     let sig = match signal_name.or(stop_signal.as_deref()) {
         Some(s) => signal::parse(s)?,
         None => SIGTERM,
@@ -101,6 +106,7 @@ pub async fn kill(c: &Arc<Container>, signal_name: Option<&str>) -> Result<(), C
     if !c.lock().rec.state.running() {
         return Err(ContainerError::NotRunning(c.id.clone()));
     }
+    super::restart::on_user_action(c, false);
     if sig == SIGKILL {
         return kill_and_wait(c).await;
     }

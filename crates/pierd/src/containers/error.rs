@@ -17,6 +17,10 @@ pub enum ContainerError {
     NetworkNotFound(String),
     #[error("no command specified")]
     NoCommand,
+    /// `--platform` names a platform the local image is not (404, so the
+    /// docker CLI tries a pull, as with Docker).
+    #[error("{0}")]
+    PlatformMismatch(String),
     #[error("{0}")]
     InvalidParameter(String),
     #[error("Container {0} is not running")]

@@ -51,6 +51,10 @@ pub fn status_text(rec: &ContainerRecord, now: DateTime<Utc>) -> String {
             paused: false,
             health: None,
         },
+        Status::Exited if st.restarting => StatusInput::Restarting {
+            exit_code: st.exit_code,
+            finished: st.finished_at.unwrap_or(now),
+        },
         Status::Exited => StatusInput::Exited {
             exit_code: st.exit_code,
             finished: st.finished_at.unwrap_or(now),
@@ -110,10 +114,14 @@ pub fn inspect(rec: &ContainerRecord, dir: &Path, size: Option<(i64, i64)>) -> V
         path: Some(rec.path.clone()),
         args: Some(rec.args.clone()),
         state: Some(ContainerState {
-            status: Some(state_enum(st.status)),
-            running: Some(st.status == Status::Running),
+            status: Some(if st.restarting {
+                ContainerStateStatusEnum::RESTARTING
+            } else {
+                state_enum(st.status)
+            }),
+            running: Some(st.status == Status::Running || st.restarting),
             paused: Some(false),
-            restarting: Some(false),
+            restarting: Some(st.restarting),
             oom_killed: Some(st.oom_killed),
             dead: Some(st.status == Status::Dead),
             pid: Some(st.pid),
@@ -199,7 +207,11 @@ pub fn summary(
         size_rw: size.map(|s| s.0),
         size_root_fs: size.map(|s| s.1),
         labels: Some(rec.config.labels.clone().unwrap_or_default()),
-        state: Some(summary_state(rec.state.status)),
+        state: Some(if rec.state.restarting {
+            ContainerSummaryStateEnum::RESTARTING
+        } else {
+            summary_state(rec.state.status)
+        }),
         status: Some(status_text(rec, now)),
         host_config: Some(ContainerSummaryHostConfig {
             network_mode: Some(rec.network_mode().to_string()),

@@ -59,7 +59,9 @@ pub async fn create(
     .map_err(|e| ContainerError::Runtime(format!("image lookup failed: {e}")))??;
 
     let id = new_id();
-    let merged = config::merge(body, &image_config, &id)?;
+    let mut merged = config::merge(body, &image_config, &id)?;
+    let more = super::hostspec::check_at_create(&mut merged.host_config)?;
+    merged.warnings.extend(more);
     let mut cfg = merged.config;
     cfg.image = Some(image_ref.clone());
     let mount_points =
@@ -124,6 +126,7 @@ fn prepare_bundle(
     etcfiles::write_all(dir, &hostname, &domainname, host_network)
         .ctx(|| format!("writing /etc files into {}", dir.display()))?;
 
+    let host = super::hostspec::host_spec(&rec.host_config, &d.shim_path)?;
     let extra_mounts = super::mounts::setup(d, rec)?;
     let mut args = vec![rec.path.clone()];
     args.extend(rec.args.iter().cloned());
@@ -153,7 +156,19 @@ fn prepare_bundle(
         readonly_rootfs: rec.host_config.readonly_rootfs.unwrap_or(false),
         console_size: console_size(rec),
         extra_mounts,
+        limits: host.limits,
+        security: host.security,
+        init: host.init,
+        group_add: rec.host_config.group_add.clone().unwrap_or_default(),
+        shm_size: host.shm_size,
         ..Default::default()
+    };
+    let (log_max_size, log_max_files) = match super::hostspec::log_rotation(&rec.host_config) {
+        Ok(r) => r,
+        Err(e) => {
+            super::mounts::on_stop(d, rec);
+            return Err(e);
+        }
     };
     if let Err(e) = runtime::write_spec(&input, &dir.join("config.json")) {
         super::mounts::on_stop(d, rec);
@@ -178,6 +193,8 @@ fn prepare_bundle(
         open_stdin: rec.config.open_stdin.unwrap_or(false),
         ephemeral: rec.auto_remove(),
         user: rec.config.user.clone().unwrap_or_default(),
+        log_max_size,
+        log_max_files,
     })
 }
 
@@ -473,6 +490,9 @@ pub async fn on_exit(
         l.running = false;
         l.exit_code = code;
     });
+    if !auto_remove {
+        super::restart::after_exit(d, c, false);
+    }
     if auto_remove {
         // Skip writing a record that is about to be deleted; a crash in
         // between is handled by recovery (the shim is gone, exit.json stays).

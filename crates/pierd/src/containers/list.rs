@@ -121,7 +121,7 @@ pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, 
         if since.as_ref().is_some_and(|s| s == &rec.id) {
             break;
         }
-        let running = rec.state.status == Status::Running;
+        let running = rec.state.status == Status::Running || rec.state.restarting;
         if !running && !opts.all && limit.is_none() {
             continue;
         }
@@ -144,7 +144,12 @@ pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, 
         if !exited.is_empty() && !exited_match {
             continue;
         }
-        if !filter_match(f, "status", rec.state.status.as_str()) {
+        let status = if rec.state.restarting {
+            "restarting"
+        } else {
+            rec.state.status.as_str()
+        };
+        if !filter_match(f, "status", status) {
             continue;
         }
         if let Some(ids) = &ancestors {

@@ -13,6 +13,9 @@ pub struct LogEntry {
     pub log: String,
     pub stream: String,
     pub time: DateTime<Utc>,
+    /// Extra attributes (`--log-opt labels/env`), shown by `--details`.
+    #[serde(default)]
+    pub attrs: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -25,6 +28,8 @@ pub struct LogOptions {
     /// `None` = all lines.
     pub tail: Option<usize>,
     pub follow: bool,
+    /// `--details`: each line is prefixed with its attributes and a space.
+    pub details: bool,
 }
 
 impl LogOptions {
@@ -41,6 +46,16 @@ impl LogOptions {
         let mut payload = Vec::with_capacity(e.log.len() + 32);
         if self.timestamps {
             payload.extend_from_slice(rfc3339_nano_fixed(&e.time).as_bytes());
+            payload.push(b' ');
+        }
+        if self.details {
+            let attrs: Vec<String> = e
+                .attrs
+                .iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            payload.extend_from_slice(attrs.join(",").as_bytes());
             payload.push(b' ');
         }
         payload.extend_from_slice(e.log.as_bytes());

@@ -47,6 +47,12 @@ pub struct StateRecord {
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub finished_at: Option<DateTime<Utc>>,
+    /// Exited, and waiting out the restart policy's back-off.
+    #[serde(default)]
+    pub restarting: bool,
+    /// Docker's `HasBeenManuallyStopped` (stop/kill through the API).
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 impl Default for StateRecord {
@@ -59,6 +65,8 @@ impl Default for StateRecord {
             oom_killed: false,
             started_at: None,
             finished_at: None,
+            restarting: false,
+            manually_stopped: false,
         }
     }
 }

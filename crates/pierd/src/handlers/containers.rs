@@ -20,6 +20,9 @@ pub async fn create(
     q: Query,
     JsonBody(body): JsonBody<ContainerCreateBody>,
 ) -> ApiResult<Response> {
+    if let (Some(p), Some(img)) = (q.get_nonempty("platform"), body.image.as_deref()) {
+        crate::containers::hostspec::check_platform(&d, img, p).await?;
+    }
     let created = lifecycle::create(&d, q.get("name"), body).await?;
     let resp = ContainerCreateResponse {
         id: created.id,
@@ -68,6 +71,7 @@ pub async fn inspect(State(d): AppState, Path(id): Path<String>, q: Query) -> Ap
 
 pub async fn start(State(d): AppState, Path(id): Path<String>) -> ApiResult<Response> {
     let c = d.containers.get(&id)?;
+    crate::containers::restart::on_user_action(&c, true);
     lifecycle::start(&d, &c).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -91,6 +95,8 @@ pub async fn restart(State(d): AppState, Path(id): Path<String>, q: Query) -> Ap
     let c = d.containers.get(&id)?;
     let timeout = stop_timeout(&q)?;
     control::restart(&d, &c, q.get_nonempty("signal"), timeout).await?;
+    crate::containers::restart::on_user_action(&c, true);
+    let _ = c.persist().await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

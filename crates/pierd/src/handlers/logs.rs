@@ -37,6 +37,7 @@ pub async fn logs(State(d): AppState, Path(id): Path<String>, q: Query) -> ApiRe
         until: time("until")?,
         tail: parse_tail(q.get("tail")),
         follow: q.bool("follow"),
+        details: q.bool("details"),
     };
     if !opts.stdout && !opts.stderr {
         return Err(ApiError::BadRequest(
@@ -77,13 +78,42 @@ async fn stream_logs(
     let mut reader: Option<tokio::io::BufReader<tokio::fs::File>> = None;
     let mut partial: Vec<u8> = Vec::new();
     let mut last_pass = false;
+    // Rotated files first (oldest first), then the live file.
+    let (p, tail) = (path.clone(), opts.tail);
+    let older =
+        tokio::task::spawn_blocking(move || crate::containers::logrotated::older_lines(&p, tail))
+            .await
+            .map_err(std::io::Error::other)?;
+    let mut out = Vec::new();
+    for line in older {
+        if let Ok(e) = serde_json::from_slice::<LogEntry>(&line) {
+            if opts.until.is_some_and(|u| e.time > u) {
+                return flush(tx, &mut out).await;
+            }
+            if let Some(b) = opts.render(&e, tty) {
+                out.extend_from_slice(&b);
+            }
+        }
+        if out.len() >= 32 * 1024 {
+            flush(tx, &mut out).await?;
+        }
+    }
+    flush(tx, &mut out).await?;
+    let mut tail = opts.tail;
+    let mut inode = 0u64;
     loop {
         if reader.is_none() {
-            let (p, tail) = (path.clone(), opts.tail);
+            let p = path.clone();
             let opened = tokio::task::spawn_blocking(move || open_at_tail(&p, tail))
                 .await
                 .map_err(std::io::Error::other)??;
-            reader = opened.map(|(f, _)| tokio::io::BufReader::new(tokio::fs::File::from_std(f)));
+            // A reopen after a rotation starts at the top of the new file.
+            tail = None;
+            reader = opened.map(|(f, _)| {
+                use std::os::unix::fs::MetadataExt;
+                inode = f.metadata().map(|m| m.ino()).unwrap_or(0);
+                tokio::io::BufReader::new(tokio::fs::File::from_std(f))
+            });
         }
         if let Some(r) = reader.as_mut() {
             let mut out = Vec::new();
@@ -111,6 +141,18 @@ async fn stream_logs(
         }
         if !opts.follow || last_pass {
             return Ok(());
+        }
+        // Rotated under us: the live file is a new one; read it from the start.
+        if reader.is_some() && partial.is_empty() {
+            use std::os::unix::fs::MetadataExt;
+            let now = tokio::fs::metadata(&path)
+                .await
+                .map(|m| m.ino())
+                .unwrap_or(inode);
+            if now != inode {
+                reader = None;
+                continue;
+            }
         }
         let running = {
             let l = life.borrow();

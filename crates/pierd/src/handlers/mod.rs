@@ -6,3 +6,4 @@ pub mod images;
 pub mod logs;
 pub mod system;
 pub mod volumes;
+pub mod update;

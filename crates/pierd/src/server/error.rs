@@ -38,9 +38,9 @@ impl ApiError {
             ApiError::Image(e) => image_status(e),
             ApiError::Volume(e) => volume_status(e),
             ApiError::Container(e) => match e {
-                ContainerError::NotFound(_) | ContainerError::NetworkNotFound(_) => {
-                    StatusCode::NOT_FOUND
-                }
+                ContainerError::NotFound(_)
+                | ContainerError::NetworkNotFound(_)
+                | ContainerError::PlatformMismatch(_) => StatusCode::NOT_FOUND,
                 ContainerError::Ambiguous(_)
                 | ContainerError::InvalidName(_)
                 | ContainerError::NoCommand

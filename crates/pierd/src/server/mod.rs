@@ -33,6 +33,10 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/rename", post(containers::rename))
+        .route(
+            "/containers/{id}/update",
+            post(crate::handlers::update::update),
+        )
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}", delete(containers::remove))
         .route("/images/json", get(images::list))

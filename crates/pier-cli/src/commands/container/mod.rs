@@ -12,4 +12,5 @@ pub mod run;
 pub mod session;
 pub mod start;
 pub mod units;
+pub mod update;
 pub mod values;

@@ -1,0 +1,262 @@
+//! Docker's security defaults and options, checked from inside containers.
+mod common;
+use common::*;
+
+fn status_field(d: &Daemon, cli: &str, extra: &[&str], field: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["busybox", "grep", field, "/proc/self/status"]);
+    let out = if cli == "docker" {
+        d.docker(&args)
+    } else {
+        d.pier(&args)
+    };
+    let s = ok(out);
+    s.split_whitespace().nth(1).unwrap_or_default().to_string()
+}
+
+#[test]
+fn defaults_match_docker() {
+    let d = Daemon::start();
+    for cli in ["pier", "docker"] {
+        assert_eq!(
+            status_field(&d, cli, &[], "CapEff"),
+            "00000000a80425fb",
+            "{cli}"
+        );
+        assert_eq!(
+            status_field(&d, cli, &[], "CapBnd"),
+            "00000000a80425fb",
+            "{cli}"
+        );
+        assert_eq!(status_field(&d, cli, &[], "Seccomp:"), "2", "{cli}");
+        assert_eq!(status_field(&d, cli, &[], "NoNewPrivs"), "0", "{cli}");
+    }
+    // /proc/sys is read-only, /proc/kcore masked, no mount or unshare.
+    let out = d.pier(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo 1 > /proc/sys/kernel/domainname",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ok(d.pier(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "wc -c < /proc/timer_list; cat /sys/firmware/* 2>/dev/null | wc -c",
+    ]));
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["0", "0"]);
+    let out = d.pier(&[
+        "run", "--rm", "busybox", "mount", "-t", "tmpfs", "t", "/tmp",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    // Devices outside the default list cannot be created and used.
+    let out = d.pier(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "mknod /tmp/sda b 8 0 && head -c1 /tmp/sda",
+    ]);
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn seccomp_options() {
+    let d = Daemon::start();
+    assert_eq!(
+        status_field(
+            &d,
+            "pier",
+            &["--security-opt", "seccomp=unconfined"],
+            "Seccomp:"
+        ),
+        "0"
+    );
+    assert_eq!(
+        status_field(
+            &d,
+            "docker",
+            &["--security-opt", "seccomp=unconfined"],
+            "Seccomp:"
+        ),
+        "0"
+    );
+    // A profile file in moby's format: the docker CLI sends its contents.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    for cli in ["pier", "docker"] {
+        let args = [
+            "run",
+            "--rm",
+            "--security-opt",
+            &opt,
+            "busybox",
+            "sh",
+            "-c",
+            "touch /tmp/f && mkdir /tmp/d",
+        ];
+        let out = if cli == "pier" {
+            d.pier(&args)
+        } else {
+            d.docker(&args)
+        };
+        assert_eq!(out.status.code(), Some(1), "{cli}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("Operation not permitted"),
+            "{cli}: {}",
+            stderr(&out)
+        );
+    }
+    let out = d.docker(&["run", "--rm", "--security-opt", "bogus", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("Invalid --security-opt: \"bogus\""),
+        "{}",
+        stderr(&out)
+    );
+    // The daemon's own check, through the API.
+    let r = d
+        .raw_request(
+            "POST",
+            "/containers/create",
+            Some(br#"{"Image":"busybox","HostConfig":{"SecurityOpt":["bogus"]}}"#),
+        )
+        .unwrap();
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["message"], "invalid --security-opt 1: \"bogus\"");
+}
+
+#[test]
+fn no_new_privileges_and_capabilities() {
+    let d = Daemon::start();
+    assert_eq!(
+        status_field(
+            &d,
+            "pier",
+            &["--security-opt", "no-new-privileges"],
+            "NoNewPrivs"
+        ),
+        "1"
+    );
+    assert_eq!(
+        status_field(
+            &d,
+            "docker",
+            &["--security-opt", "no-new-privileges=true"],
+            "NoNewPrivs"
+        ),
+        "1"
+    );
+    // drop ALL, add one back
+    assert_eq!(
+        status_field(
+            &d,
+            "pier",
+            &["--cap-drop", "ALL", "--cap-add", "NET_RAW"],
+            "CapEff"
+        ),
+        "0000000000002000"
+    );
+    // drop one default, add a non-default
+    let eff = status_field(
+        &d,
+        "docker",
+        &["--cap-drop", "chown", "--cap-add", "CAP_NET_ADMIN"],
+        "CapEff",
+    );
+    assert_eq!(eff, format!("{:016x}", 0xa80425fbu64 & !1 | 1 << 12));
+    // chown fails without CAP_CHOWN
+    let out = d.pier(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "CHOWN",
+        "busybox",
+        "chown",
+        "1:1",
+        "/tmp",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    let out = d.docker(&["run", "--rm", "--cap-add", "NOPE", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("unknown capability: \"CAP_NOPE\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn privileged_and_devices() {
+    let d = Daemon::start();
+    let out = ok(d.pier(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        "grep -E 'Seccomp:|CapEff' /proc/self/status; mount -t tmpfs t /tmp && echo mounted; \
+         test -w /proc/sys/kernel && echo procsys-rw; ls /dev | grep -c . ",
+    ]));
+    assert!(out.contains("Seccomp:\t0"), "{out}");
+    // all capabilities this host lets pierd hand on (CAP_SYS_RESOURCE is withheld here)
+    let capeff = out
+        .lines()
+        .find(|l| l.starts_with("CapEff"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map(|h| u64::from_str_radix(h, 16).unwrap())
+        .unwrap();
+    assert!(capeff & (1 << 21) != 0, "CAP_SYS_ADMIN in {capeff:x}");
+    assert!(out.contains("mounted"), "{out}");
+    let ndev: usize = out.lines().last().unwrap().trim().parse().unwrap();
+    assert!(ndev > 12, "host devices visible: {ndev}");
+
+    // --device with a new path and permissions
+    let out = ok(d.docker(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/null:/dev/mynull:rw",
+        "busybox",
+        "sh",
+        "-c",
+        "ls -l /dev/mynull; echo x > /dev/mynull && echo written",
+    ]));
+    assert!(out.starts_with('c'), "{out}");
+    assert!(out.contains("1,   3"), "{out}");
+    assert!(out.contains("written"), "{out}");
+    // The docker CLI maps "no such file or directory" to 127, as with dockerd.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/nonexistent",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        stderr(&out).contains("error gathering device information while adding custom device"),
+        "{}",
+        stderr(&out)
+    );
+}
