@@ -5,5 +5,5 @@ pub mod containers;
 pub mod images;
 pub mod logs;
 pub mod system;
-pub mod volumes;
 pub mod update;
+pub mod volumes;
