@@ -129,6 +129,10 @@ pub struct Daemon {
     pub images: Arc<ImageStore>,
     pub containers: ContainerStore,
     pub host: HostInfo,
+    /// `docker exec` instances.
+    pub execs: crate::exec::ExecStore,
+    /// The `/events` stream.
+    pub events: crate::events::EventBus,
 }
 
 impl Daemon {
@@ -160,6 +164,8 @@ impl Daemon {
             images,
             containers,
             host,
+            execs: Default::default(),
+            events: Default::default(),
         })
     }
 }

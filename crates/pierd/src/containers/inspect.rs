@@ -48,7 +48,7 @@ pub fn status_text(rec: &ContainerRecord, now: DateTime<Utc>) -> String {
         Status::Created => StatusInput::Created,
         Status::Running => StatusInput::Running {
             started: st.started_at.unwrap_or(now),
-            paused: false,
+            paused: st.paused,
             health: None,
         },
         Status::Exited => StatusInput::Exited {
@@ -110,9 +110,13 @@ pub fn inspect(rec: &ContainerRecord, dir: &Path, size: Option<(i64, i64)>) -> V
         path: Some(rec.path.clone()),
         args: Some(rec.args.clone()),
         state: Some(ContainerState {
-            status: Some(state_enum(st.status)),
+            status: Some(if st.paused && st.status == Status::Running {
+                ContainerStateStatusEnum::PAUSED
+            } else {
+                state_enum(st.status)
+            }),
             running: Some(st.status == Status::Running),
-            paused: Some(false),
+            paused: Some(st.paused && st.status == Status::Running),
             restarting: Some(false),
             oom_killed: Some(st.oom_killed),
             dead: Some(st.status == Status::Dead),
@@ -199,7 +203,11 @@ pub fn summary(
         size_rw: size.map(|s| s.0),
         size_root_fs: size.map(|s| s.1),
         labels: Some(rec.config.labels.clone().unwrap_or_default()),
-        state: Some(summary_state(rec.state.status)),
+        state: Some(if rec.state.paused && rec.state.status == Status::Running {
+            ContainerSummaryStateEnum::PAUSED
+        } else {
+            summary_state(rec.state.status)
+        }),
         status: Some(status_text(rec, now)),
         host_config: Some(ContainerSummaryHostConfig {
             network_mode: Some(rec.network_mode().to_string()),

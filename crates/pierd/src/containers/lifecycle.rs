@@ -418,6 +418,7 @@ pub async fn on_exit(
         g.starting = None;
         let st = &mut g.rec.state;
         st.status = Status::Exited;
+        st.paused = false;
         st.pid = 0;
         st.exit_code = code;
         st.oom_killed = oom;
@@ -430,6 +431,7 @@ pub async fn on_exit(
         l.running = false;
         l.exit_code = code;
     });
+    crate::events::container(d, c, "die", &[("exitCode", code.to_string())]);
     if auto_remove {
         // Skip writing a record that is about to be deleted; a crash in
         // between is handled by recovery (the shim is gone, exit.json stays).

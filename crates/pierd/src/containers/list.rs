@@ -144,7 +144,12 @@ pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, 
         if !exited.is_empty() && !exited_match {
             continue;
         }
-        if !filter_match(f, "status", rec.state.status.as_str()) {
+        let status = if rec.state.paused && rec.state.status == Status::Running {
+            "paused"
+        } else {
+            rec.state.status.as_str()
+        };
+        if !filter_match(f, "status", status) {
             continue;
         }
         if let Some(ids) = &ancestors {

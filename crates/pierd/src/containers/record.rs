@@ -47,6 +47,9 @@ pub struct StateRecord {
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub finished_at: Option<DateTime<Utc>>,
+    /// Frozen by `pause` (only while running).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl Default for StateRecord {
@@ -59,6 +62,7 @@ impl Default for StateRecord {
             oom_killed: false,
             started_at: None,
             finished_at: None,
+            paused: false,
         }
     }
 }

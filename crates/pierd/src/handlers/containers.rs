@@ -21,6 +21,9 @@ pub async fn create(
     JsonBody(body): JsonBody<ContainerCreateBody>,
 ) -> ApiResult<Response> {
     let created = lifecycle::create(&d, q.get("name"), body).await?;
+    if let Ok(c) = d.containers.get(&created.id) {
+        crate::events::container(&d, &c, "create", &[]);
+    }
     let resp = ContainerCreateResponse {
         id: created.id,
         warnings: created.warnings,
@@ -69,6 +72,7 @@ pub async fn inspect(State(d): AppState, Path(id): Path<String>, q: Query) -> Ap
 pub async fn start(State(d): AppState, Path(id): Path<String>) -> ApiResult<Response> {
     let c = d.containers.get(&id)?;
     lifecycle::start(&d, &c).await?;
+    crate::events::container(&d, &c, "start", &[]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -84,6 +88,7 @@ pub async fn stop(State(d): AppState, Path(id): Path<String>, q: Query) -> ApiRe
     let c = d.containers.get(&id)?;
     let timeout = stop_timeout(&q)?;
     control::stop(&c, q.get_nonempty("signal"), timeout).await?;
+    crate::events::container(&d, &c, "stop", &[]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -91,12 +96,17 @@ pub async fn restart(State(d): AppState, Path(id): Path<String>, q: Query) -> Ap
     let c = d.containers.get(&id)?;
     let timeout = stop_timeout(&q)?;
     control::restart(&d, &c, q.get_nonempty("signal"), timeout).await?;
+    crate::events::container(&d, &c, "restart", &[]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn kill(State(d): AppState, Path(id): Path<String>, q: Query) -> ApiResult<Response> {
     let c = d.containers.get(&id)?;
+    let signal = crate::containers::signal::parse(q.get_nonempty("signal").unwrap_or("KILL"))
+        .map(|n| n.to_string())
+        .unwrap_or_default();
     control::kill(&c, q.get_nonempty("signal")).await?;
+    crate::events::container(&d, &c, "kill", &[("signal", signal)]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -111,8 +121,10 @@ pub async fn rename(State(d): AppState, Path(id): Path<String>, q: Query) -> Api
     let new = q
         .get_nonempty("name")
         .ok_or_else(|| ApiError::BadRequest("name cannot be empty".into()))?;
+    let old = c.name();
     d.containers.rename(&c, new)?;
     c.persist().await?;
+    crate::events::container(&d, &c, "rename", &[("oldName", old)]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -13,14 +13,14 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::daemon::Daemon;
-use crate::handlers::{attach, containers, images, logs, system};
+use crate::handlers::{attach, containers, events, exec, images, logs, ops, system};
 
 pub fn router(d: Arc<Daemon>) -> Router {
     Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
-        .route("/events", get(system::events))
+        .route("/events", get(events::events))
         .route("/system/df", get(system::df))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
@@ -35,6 +35,14 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/rename", post(containers::rename))
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}", delete(containers::remove))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/containers/{id}/pause", post(ops::pause))
+        .route("/containers/{id}/unpause", post(ops::unpause))
+        .route("/containers/{id}/top", get(ops::top))
+        .route("/containers/{id}/stats", get(ops::container_stats))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::get_many))
