@@ -4,6 +4,7 @@
 
 mod cgroups;
 mod cli;
+mod containerfs;
 mod containers;
 mod daemon;
 mod detachkeys;

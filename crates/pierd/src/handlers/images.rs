@@ -49,7 +49,7 @@ fn json_lines(lines: &[serde_json::Value]) -> Response {
 
 /// Writes the request body to a temp file under R/tmp (the image store
 /// reads archives synchronously and may need to seek).
-async fn spool(d: &Daemon, body: Body) -> ApiResult<tempfile::NamedTempFile> {
+pub(crate) async fn spool(d: &Daemon, body: Body) -> ApiResult<tempfile::NamedTempFile> {
     let tmp = tempfile::NamedTempFile::new_in(&d.paths.tmp)
         .map_err(|e| ApiError::Internal(format!("creating spool file: {e}")))?;
     let std_file = tmp

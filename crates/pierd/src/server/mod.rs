@@ -13,7 +13,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::daemon::Daemon;
-use crate::handlers::{attach, containers, events, exec, images, logs, ops, system};
+use crate::handlers::{attach, containers, events, exec, fs, images, logs, ops, prune, system};
 
 pub fn router(d: Arc<Daemon>) -> Router {
     Router::new()
@@ -40,6 +40,19 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/unpause", post(ops::unpause))
         .route("/containers/{id}/top", get(ops::top))
         .route("/containers/{id}/stats", get(ops::container_stats))
+        .route(
+            "/containers/{id}/archive",
+            get(fs::archive_get)
+                .head(fs::archive_head)
+                .put(fs::archive_put),
+        )
+        .route("/containers/{id}/changes", get(fs::changes))
+        .route("/containers/{id}/export", get(fs::export))
+        .route("/commit", post(fs::commit_container))
+        .route("/containers/prune", post(prune::containers))
+        .route("/images/prune", post(prune::images))
+        .route("/networks/prune", post(prune::networks))
+        .route("/build/prune", post(prune::build_cache))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
