@@ -198,6 +198,15 @@ pub async fn networks(q: Query) -> ApiResult<Response> {
     ))
 }
 
+/// Pier has no volumes yet: nothing to prune.
+pub async fn volumes(q: Query) -> ApiResult<Response> {
+    q.filters()?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "VolumesDeleted": null, "SpaceReclaimed": 0 }),
+    ))
+}
+
 /// No build cache yet.
 pub async fn build_cache(q: Query) -> ApiResult<Response> {
     q.filters()?;

@@ -53,6 +53,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/images/prune", post(prune::images))
         .route("/networks/prune", post(prune::networks))
         .route("/build/prune", post(prune::build_cache))
+        .route("/volumes/prune", post(prune::volumes))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
