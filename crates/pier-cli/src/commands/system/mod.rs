@@ -3,4 +3,5 @@
 pub mod events;
 pub mod info;
 pub mod inspect;
+pub mod prune;
 pub mod version;
