@@ -166,6 +166,8 @@ fn exec_detached_and_inspect() {
         )
         .unwrap();
     assert_eq!(r.status, 409);
+    let ids = ok(d.docker(&["inspect", "--format", "{{json .ExecIDs}}", "ex2"]));
+    assert!(ids.contains(&id), "{ids}");
     let r = d
         .raw_request("GET", "/v1.51/exec/nosuch/json", None)
         .unwrap();

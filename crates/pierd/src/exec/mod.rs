@@ -117,6 +117,15 @@ impl ExecStore {
             .ok_or_else(|| ExecError::NotFound(id.to_string()))
     }
 
+    /// IDs of the execs of one container (inspect's `ExecIDs`).
+    pub fn ids_of(&self, container_id: &str) -> Vec<String> {
+        self.map()
+            .values()
+            .filter(|e| e.container_id == container_id)
+            .map(|e| e.id.clone())
+            .collect()
+    }
+
     /// Drops the execs of a container that stopped or was removed.
     pub fn forget_container(&self, container_id: &str) {
         self.map().retain(|_, e| e.container_id != container_id);

@@ -63,10 +63,12 @@ pub async fn inspect(State(d): AppState, Path(id): Path<String>, q: Query) -> Ap
     } else {
         None
     };
-    Ok(json_response(
-        StatusCode::OK,
-        &inspect_view(&rec, &c.dir, size),
-    ))
+    let mut view = inspect_view(&rec, &c.dir, size);
+    let execs = d.execs.ids_of(&c.id);
+    if !execs.is_empty() {
+        view["ExecIDs"] = serde_json::json!(execs);
+    }
+    Ok(json_response(StatusCode::OK, &view))
 }
 
 pub async fn start(State(d): AppState, Path(id): Path<String>) -> ApiResult<Response> {
