@@ -56,7 +56,13 @@ pub struct ExecState {
     pub control: Option<Arc<tokio::sync::Mutex<ShimWriter>>>,
     /// Size asked before the process ran, applied once it does.
     pub pending_size: Option<(u16, u16)>,
+    /// When it ended (finished execs are forgotten after a while, as
+    /// dockerd's exec garbage collection does).
+    pub finished_at: Option<std::time::Instant>,
 }
+
+/// How long a finished exec stays inspectable.
+const KEEP_FINISHED: std::time::Duration = std::time::Duration::from_secs(300);
 
 pub struct Exec {
     pub id: String,
@@ -132,7 +138,13 @@ impl ExecStore {
     }
 
     fn insert(&self, e: Arc<Exec>) {
-        self.map().insert(e.id.clone(), e);
+        let mut m = self.map();
+        m.retain(|_, x| {
+            x.lock()
+                .finished_at
+                .is_none_or(|t| t.elapsed() < KEEP_FINISHED)
+        });
+        m.insert(e.id.clone(), e);
     }
 }
 

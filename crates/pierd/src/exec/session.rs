@@ -68,6 +68,7 @@ fn finish(d: &Daemon, r: &Ready, code: i64) {
         s.running = false;
         s.exit_code = Some(code);
         s.control = None;
+        s.finished_at = Some(std::time::Instant::now());
     }
     crate::events::exec_die(d, &r.container, &r.exec.id, code);
 }
