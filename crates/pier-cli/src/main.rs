@@ -127,6 +127,12 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
         Cmd::Port(a) => container::manage::port(&c(&["port"]), a).await,
         Cmd::Pull(a) => image::pull::run(&c(&["pull"]), a).await,
         Cmd::Events(a) => system::events::run(&c(&["events"]), a).await,
+        Cmd::Cp(a) => container::files::cp(&c(&["cp"]), a).await,
+        Cmd::Diff(a) => container::files::diff(&c(&["diff"]), a).await,
+        Cmd::Export(a) => container::files::export(&c(&["export"]), a).await,
+        Cmd::Commit(a) => container::files::commit(&c(&["commit"]), a).await,
+        Cmd::Top(a) => container::stats::top(&c(&["top"]), a).await,
+        Cmd::Stats(a) => container::stats::stats(&c(&["stats"]), a).await,
         Cmd::Help { args } => {
             let mut argv = vec![BIN.to_string()];
             argv.extend(args.iter().cloned());
@@ -198,6 +204,23 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
             Some(ContainerCmd::Port(a)) => {
                 container::manage::port(&c(&["container", "port"]), a).await
             }
+            Some(ContainerCmd::Cp(a)) => container::files::cp(&c(&["container", "cp"]), a).await,
+            Some(ContainerCmd::Diff(a)) => {
+                container::files::diff(&c(&["container", "diff"]), a).await
+            }
+            Some(ContainerCmd::Export(a)) => {
+                container::files::export(&c(&["container", "export"]), a).await
+            }
+            Some(ContainerCmd::Commit(a)) => {
+                container::files::commit(&c(&["container", "commit"]), a).await
+            }
+            Some(ContainerCmd::Top(a)) => container::stats::top(&c(&["container", "top"]), a).await,
+            Some(ContainerCmd::Stats(a)) => {
+                container::stats::stats(&c(&["container", "stats"]), a).await
+            }
+            Some(ContainerCmd::Prune(a)) => {
+                system::prune::containers(&c(&["container", "prune"]), a).await
+            }
             Some(ContainerCmd::Inspect(a)) => {
                 let x = c(&["container", "inspect"]);
                 x.require_min(&a.names, 1)?;
@@ -224,6 +247,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
             Some(ImageCmd::Rm(a)) => image::remove::rmi(&c(&["image", "rm"]), a).await,
             Some(ImageCmd::History(a)) => image::history::run(&c(&["image", "history"]), a).await,
             Some(ImageCmd::Pull(a)) => image::pull::run(&c(&["image", "pull"]), a).await,
+            Some(ImageCmd::Prune(a)) => system::prune::images(&c(&["image", "prune"]), a).await,
             Some(ImageCmd::Inspect(a)) => {
                 let x = c(&["image", "inspect"]);
                 x.require_min(&a.names, 1)?;
@@ -244,6 +268,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
             }
             Some(SystemCmd::Info(a)) => system::info::run(&c(&["system", "info"]), a).await,
             Some(SystemCmd::Events(a)) => system::events::run(&c(&["system", "events"]), a).await,
+            Some(SystemCmd::Prune(a)) => system::prune::system(&c(&["system", "prune"]), a).await,
             Some(SystemCmd::Df(a)) => system::df::run(&c(&["system", "df"]), a).await,
         },
         Cmd::Volume { cmd } => match cmd {

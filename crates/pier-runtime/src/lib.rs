@@ -28,7 +28,9 @@ pub use client::{launch_shim, Launched, ShimConnection, ShimReader, ShimWriter};
 pub use config::{read_exit_record, ExitRecord, RootfsLayers, ShimConfig, MAX_SOCKET_PATH};
 pub use error::RuntimeError;
 pub use fsutil::{write_atomic, write_replace};
-pub use proto::{ReadyAnswer, ShimEvent, ShimRequest, ShimState, StatusReply};
+pub use proto::{
+    ExecFailure, ExecSpec, ReadyAnswer, ShimEvent, ShimRequest, ShimState, StatusReply,
+};
 pub use spec::{
     build_spec, default_capabilities, write_spec_atomic, MountSpec, NetworkMode, SpecInput,
     DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE, GROUP_ADD_ANNOTATION,

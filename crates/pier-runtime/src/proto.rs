@@ -20,12 +20,57 @@ pub const RESIZE: u8 = 0x04;
 pub const SIGNAL: u8 = 0x05;
 pub const STATUS: u8 = 0x06;
 pub const SUBSCRIBE: u8 = 0x07;
+/// Run a process in the running container (payload: [`ExecSpec`] JSON). The
+/// connection becomes that process' stream: STDIN / CLOSE_STDIN / RESIZE /
+/// SIGNAL sent on it go to the exec, its output comes back as STDOUT /
+/// STDERR, then EXEC_EXITED.
+pub const EXEC: u8 = 0x08;
 pub const STDOUT: u8 = 0x11;
 pub const STDERR: u8 = 0x12;
 pub const STARTED: u8 = 0x13;
 pub const EXITED: u8 = 0x14;
 pub const ERROR: u8 = 0x15;
 pub const STATUS_REPLY: u8 = 0x16;
+/// The exec process runs: pid u32 BE (host pid namespace).
+pub const EXEC_STARTED: u8 = 0x17;
+/// The exec process ended (output drained): exit code i32 BE.
+pub const EXEC_EXITED: u8 = 0x18;
+/// The exec process could not be started: [`ExecFailure`] JSON.
+pub const EXEC_FAILED: u8 = 0x19;
+
+/// What to run for `EXEC`. pierd resolves defaults (container user, working
+/// dir, merged env) before sending; the shim resolves `user` in the
+/// container's root and checks the executable like it does for the init.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ExecSpec {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    /// Absolute path inside the container; empty = "/".
+    #[serde(default)]
+    pub cwd: String,
+    /// Docker's User string ("", "name", "uid", "name:group", "uid:gid").
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub tty: bool,
+    /// Give the process a stdin pipe (otherwise /dev/null).
+    #[serde(default)]
+    pub stdin: bool,
+    /// All capabilities (docker exec --privileged).
+    #[serde(default)]
+    pub privileged: bool,
+    /// Initial pty size (rows, cols).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<(u16, u16)>,
+}
+
+/// Why an exec could not start; `exit_code` is what Docker records (126
+/// cannot invoke, 127 not found).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecFailure {
+    pub error: String,
+    pub exit_code: i32,
+}
 
 /// A request to the shim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +89,8 @@ pub enum ShimRequest {
     Status,
     /// From now on send this connection the container's output.
     Subscribe,
+    /// Run a process in the container on this connection.
+    Exec(Box<ExecSpec>),
 }
 
 /// The container's state as the shim sees it.
@@ -79,6 +126,9 @@ pub enum ShimEvent {
     Exited { exit_code: i32, oom_killed: bool },
     Error(String),
     Status(StatusReply),
+    ExecStarted { pid: u32 },
+    ExecExited { exit_code: i32 },
+    ExecFailed(ExecFailure),
 }
 
 /// Appends one frame to `out`.
@@ -117,6 +167,7 @@ impl ShimRequest {
             ShimRequest::Signal(_) => SIGNAL,
             ShimRequest::Status => STATUS,
             ShimRequest::Subscribe => SUBSCRIBE,
+            ShimRequest::Exec(_) => EXEC,
         }
     }
 
@@ -130,6 +181,11 @@ impl ShimRequest {
                 encode_frame(RESIZE, &[r[0], r[1], c[0], c[1]], out)
             }
             ShimRequest::Signal(s) => encode_frame(SIGNAL, &s.to_be_bytes(), out),
+            ShimRequest::Exec(spec) => {
+                // Plain strings and numbers: serialising cannot fail.
+                let body = serde_json::to_vec(spec).unwrap_or_default();
+                encode_frame(EXEC, &body, out)
+            }
             other => encode_frame(other.kind(), &[], out),
         }
     }
@@ -150,6 +206,10 @@ impl ShimRequest {
             SIGNAL => ShimRequest::Signal(i32::from_be_bytes(fixed::<4>("SIGNAL", &payload)?)),
             STATUS => ShimRequest::Status,
             SUBSCRIBE => ShimRequest::Subscribe,
+            EXEC => ShimRequest::Exec(Box::new(
+                serde_json::from_slice(&payload)
+                    .map_err(|e| RuntimeError::Protocol(format!("bad EXEC payload: {e}")))?,
+            )),
             _ => return Ok(None),
         }))
     }
@@ -164,6 +224,9 @@ impl ShimEvent {
             ShimEvent::Exited { .. } => EXITED,
             ShimEvent::Error(_) => ERROR,
             ShimEvent::Status(_) => STATUS_REPLY,
+            ShimEvent::ExecStarted { .. } => EXEC_STARTED,
+            ShimEvent::ExecExited { .. } => EXEC_EXITED,
+            ShimEvent::ExecFailed(_) => EXEC_FAILED,
         }
     }
 
@@ -185,6 +248,14 @@ impl ShimEvent {
                 // Serialising two plain fields cannot fail.
                 let body = serde_json::to_vec(s).unwrap_or_default();
                 encode_frame(STATUS_REPLY, &body, out)
+            }
+            ShimEvent::ExecStarted { pid } => encode_frame(EXEC_STARTED, &pid.to_be_bytes(), out),
+            ShimEvent::ExecExited { exit_code } => {
+                encode_frame(EXEC_EXITED, &exit_code.to_be_bytes(), out)
+            }
+            ShimEvent::ExecFailed(f) => {
+                let body = serde_json::to_vec(f).unwrap_or_default();
+                encode_frame(EXEC_FAILED, &body, out)
             }
         }
     }
@@ -210,6 +281,16 @@ impl ShimEvent {
                     RuntimeError::Protocol(format!("bad STATUS_REPLY payload: {e}"))
                 })?)
             }
+            EXEC_STARTED => ShimEvent::ExecStarted {
+                pid: u32::from_be_bytes(fixed::<4>("EXEC_STARTED", &payload)?),
+            },
+            EXEC_EXITED => ShimEvent::ExecExited {
+                exit_code: i32::from_be_bytes(fixed::<4>("EXEC_EXITED", &payload)?),
+            },
+            EXEC_FAILED => ShimEvent::ExecFailed(
+                serde_json::from_slice(&payload)
+                    .map_err(|e| RuntimeError::Protocol(format!("bad EXEC_FAILED payload: {e}")))?,
+            ),
             _ => return Ok(None),
         }))
     }
@@ -334,6 +415,16 @@ mod tests {
             ShimRequest::Signal(15),
             ShimRequest::Status,
             ShimRequest::Subscribe,
+            ShimRequest::Exec(Box::new(ExecSpec {
+                args: vec!["sh".into()],
+                env: vec!["A=1".into()],
+                cwd: "/tmp".into(),
+                user: "nobody".into(),
+                tty: true,
+                stdin: true,
+                privileged: false,
+                console: Some((24, 80)),
+            })),
         ];
         let mut wire = Vec::new();
         for r in &reqs {
@@ -368,6 +459,12 @@ mod tests {
             ShimEvent::Status(StatusReply {
                 state: ShimState::Running,
                 pid: 7,
+            }),
+            ShimEvent::ExecStarted { pid: 99 },
+            ShimEvent::ExecExited { exit_code: 127 },
+            ShimEvent::ExecFailed(ExecFailure {
+                error: "exec: \"x\": executable file not found in $PATH".into(),
+                exit_code: 127,
             }),
         ];
         let mut wire = Vec::new();

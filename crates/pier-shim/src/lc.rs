@@ -86,3 +86,35 @@ pub fn delete(runtime_root: &Path, id: &str) -> Result<(), String> {
         None => Ok(()),
     }
 }
+
+/// What a tenant (exec) process gets.
+pub struct TenantIo {
+    pub stdio: Option<ChildStdio>,
+    pub console_socket: Option<PathBuf>,
+}
+
+/// `libcontainer exec --detach --process <process.json>`: a process that
+/// joins the running container's namespaces and cgroup. Returns its pid.
+pub fn exec(
+    runtime_root: &Path,
+    id: &str,
+    process_json: &Path,
+    io: TenantIo,
+) -> Result<i32, String> {
+    let mut b = ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_root_path(runtime_root)
+        .map_err(|e| chain(&e))?
+        .with_console_socket(io.console_socket);
+    if let Some(s) = io.stdio {
+        b = b
+            .with_stdin(s.stdin)
+            .with_stdout(s.stdout)
+            .with_stderr(s.stderr);
+    }
+    b.as_tenant()
+        .with_process(Some(process_json))
+        .with_detach(true)
+        .build()
+        .map(|p| p.as_raw())
+        .map_err(|e| chain(&e))
+}

@@ -18,6 +18,7 @@
 
 mod create;
 mod error;
+mod exec;
 mod helper;
 mod jsonlog;
 mod lc;
@@ -122,7 +123,7 @@ fn setup_process(cfg: &ShimConfig) {
     error::log_to(cfg.bundle.join("shim.log"));
 }
 
-fn set_nonblocking(fd: &OwnedFd) -> Result<(), ShimError> {
+pub(crate) fn set_nonblocking(fd: &OwnedFd) -> Result<(), ShimError> {
     let fl = fcntl(fd, FcntlArg::F_GETFL).map_err(|e| ShimError::sys("F_GETFL", e))?;
     fcntl(
         fd,
@@ -132,7 +133,7 @@ fn set_nonblocking(fd: &OwnedFd) -> Result<(), ShimError> {
     Ok(())
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), ShimError> {
+pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), ShimError> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| ShimError::sys("pipe", e))
 }
 
@@ -168,11 +169,19 @@ fn bind_control_socket(path: &Path) -> Result<UnixListener, ShimError> {
 
 /// Binds the console socket with a short relative path inside the bundle.
 fn bind_console_socket(bundle: &Path) -> Result<(UnixListener, PathBuf), ShimError> {
-    let path = bundle.join(CONSOLE_SOCKET);
+    bind_console_socket_named(bundle, CONSOLE_SOCKET)
+}
+
+/// Same, under another name (one per exec with a tty).
+pub(crate) fn bind_console_socket_named(
+    bundle: &Path,
+    name: &str,
+) -> Result<(UnixListener, PathBuf), ShimError> {
+    let path = bundle.join(name);
     let _ = std::fs::remove_file(&path);
     nix::unistd::chdir(bundle)
         .map_err(|e| ShimError::sys(format!("chdir {}", bundle.display()), e))?;
-    let res = UnixListener::bind(CONSOLE_SOCKET);
+    let res = UnixListener::bind(name);
     let _ = nix::unistd::chdir("/");
     let l = res.map_err(|e| ShimError::io(format!("binding {}", path.display()), e))?;
     Ok((l, path))
@@ -180,7 +189,7 @@ fn bind_console_socket(bundle: &Path) -> Result<(UnixListener, PathBuf), ShimErr
 
 /// Accepts libcontainer's connection on the console socket and takes the
 /// pty master it sends.
-fn receive_pty_master(l: &UnixListener) -> Result<OwnedFd, ShimError> {
+pub(crate) fn receive_pty_master(l: &UnixListener) -> Result<OwnedFd, ShimError> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let mut pfd = libc::pollfd {
         fd: l.as_raw_fd(),

@@ -15,9 +15,13 @@ use nix::unistd::Pid;
 use pier_runtime::proto::{self, FrameBuf};
 use pier_runtime::{ExitRecord, ShimEvent, ShimRequest, ShimState, StatusReply};
 
+use crate::exec::ExecProc;
 use crate::helper::{self, HelperError};
 use crate::jsonlog::{JsonLog, Stream};
 use crate::memory::Releaser;
+
+#[path = "monitor_exec.rs"]
+mod monitor_exec;
 use crate::{lc, overlay, slog};
 
 /// Size of the one read buffer.
@@ -36,6 +40,9 @@ const IDLE_RELEASE: Duration = Duration::from_millis(100);
 const MIN_RELEASE_INTERVAL: Duration = Duration::from_millis(250);
 
 struct Conn {
+    key: u64,
+    /// This connection is an exec's stream (requests go to that exec).
+    exec: bool,
     stream: UnixStream,
     inbuf: FrameBuf,
     out: Vec<u8>,
@@ -45,8 +52,10 @@ struct Conn {
 }
 
 impl Conn {
-    fn new(stream: UnixStream) -> Self {
+    fn new(stream: UnixStream, key: u64) -> Self {
         Conn {
+            key,
+            exec: false,
             stream,
             inbuf: FrameBuf::new(),
             out: Vec::new(),
@@ -78,7 +87,7 @@ impl Conn {
         if self.out.is_empty() && self.out.capacity() > 64 * 1024 {
             self.out = Vec::new();
         }
-        if self.read_eof && !self.subscribed && self.out.is_empty() {
+        if self.read_eof && !self.subscribed && !self.exec && self.out.is_empty() {
             self.dead = true;
         }
     }
@@ -92,6 +101,9 @@ enum Slot {
     Err,
     Stdin,
     Conn(usize),
+    ExecOut(usize),
+    ExecErr(usize),
+    ExecIn(usize),
 }
 
 /// Everything the loop owns.
@@ -133,6 +145,8 @@ pub struct Monitor {
     released: bool,
     last_activity: Duration,
     last_release: Option<Duration>,
+    execs: Vec<ExecProc>,
+    next_key: u64,
 }
 
 /// The (device, inode) a path names now, if it exists.
@@ -247,6 +261,8 @@ impl Monitor {
             released: false,
             last_activity: now(),
             last_release: None,
+            execs: Vec::new(),
+            next_key: 0,
         }
     }
 
@@ -298,6 +314,7 @@ impl Monitor {
             ) {
                 self.add(fd, libc::POLLOUT, Slot::Stdin);
             }
+            self.poll_execs();
             let take_input = self.stdin_buf.len() < STDIN_HIGH_WATER;
             for i in 0..self.conns.len() {
                 let c = &self.conns[i];
@@ -318,7 +335,13 @@ impl Monitor {
                     None => idle,
                 }
             });
-            let wake = match (self.drain_deadline, release_at) {
+            let drain = self
+                .execs
+                .iter()
+                .filter_map(|e| e.drain_deadline)
+                .chain(self.drain_deadline)
+                .min();
+            let wake = match (drain, release_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -343,6 +366,9 @@ impl Monitor {
                 continue;
             }
             let t = now();
+            if n == 0 && !self.execs.is_empty() {
+                self.reap_execs();
+            }
             if n == 0 {
                 if release_at.is_some_and(|r| t >= r) {
                     self.releaser.release();
@@ -365,8 +391,12 @@ impl Monitor {
                     Slot::Err => self.on_output(Stream::Stderr),
                     Slot::Stdin => self.on_stdin_writable(),
                     Slot::Conn(i) => self.on_conn(i, re),
+                    Slot::ExecOut(k) => self.on_exec_output(k, false),
+                    Slot::ExecErr(k) => self.on_exec_output(k, true),
+                    Slot::ExecIn(k) => self.on_exec_stdin(k),
                 }
             }
+            self.reap_execs();
             self.conns.retain(|c| !c.dead);
         }
         self.finish()
@@ -385,6 +415,8 @@ impl Monitor {
                 Ok(WaitStatus::Signaled(pid, sig, _)) if pid == self.init => {
                     self.init_exited(128 + sig as i32)
                 }
+                Ok(WaitStatus::Exited(pid, code)) => self.exec_exited(pid, code),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => self.exec_exited(pid, 128 + sig as i32),
                 Ok(_) => continue,
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => break,
@@ -409,7 +441,8 @@ impl Monitor {
             match self.listener.accept() {
                 Ok((s, _)) => {
                     if s.set_nonblocking(true).is_ok() {
-                        self.conns.push(Conn::new(s));
+                        self.next_key += 1;
+                        self.conns.push(Conn::new(s, self.next_key));
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -556,7 +589,12 @@ impl Monitor {
 
     #[link_section = ".text.hot.pier_monitor"]
     fn handle(&mut self, i: usize, req: ShimRequest) {
+        if self.conns[i].exec {
+            self.handle_exec_request(i, req);
+            return;
+        }
         match req {
+            ShimRequest::Exec(spec) => self.start_exec(i, &spec),
             ShimRequest::Start => {
                 let ev = self.start();
                 self.reply(i, ev);
@@ -643,6 +681,7 @@ impl Monitor {
     }
 
     fn finish(mut self) -> i32 {
+        self.finish_execs();
         let exit_code = self.exit_code.unwrap_or(137);
         if let Some(log) = self.log.as_mut() {
             log.finish(Stream::Stdout);

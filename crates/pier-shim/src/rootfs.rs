@@ -27,7 +27,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(message: String, exit_code: i32) -> Self {
+    pub(crate) fn new(message: String, exit_code: i32) -> Self {
         Refusal { message, exit_code }
     }
 }

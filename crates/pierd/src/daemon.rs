@@ -131,6 +131,10 @@ pub struct Daemon {
     pub host: HostInfo,
     /// R/volumes
     pub volumes: Arc<pier_volume::VolumeStore>,
+    /// `docker exec` instances.
+    pub execs: crate::exec::ExecStore,
+    /// The `/events` stream.
+    pub events: crate::events::EventBus,
 }
 
 impl Daemon {
@@ -165,6 +169,8 @@ impl Daemon {
             containers,
             host,
             volumes,
+            execs: Default::default(),
+            events: Default::default(),
         })
     }
 }

@@ -2,12 +2,18 @@
 //! under its data root; containers are run by per-container shims that
 //! outlive it.
 
+mod cgroups;
 mod cli;
+mod containerfs;
 mod containers;
 mod daemon;
+mod detachkeys;
+mod events;
+mod exec;
 mod handlers;
 mod runtime;
 mod server;
+mod stats;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 pub use pier_runtime::{
-    MountSpec, NetworkMode, RootfsLayers, RuntimeError, ShimConfig, ShimConnection, ShimEvent,
-    ShimReader, ShimRequest, ShimWriter, SpecInput,
+    ExecFailure, ExecSpec, MountSpec, NetworkMode, RootfsLayers, RuntimeError, ShimConfig,
+    ShimConnection, ShimEvent, ShimReader, ShimRequest, ShimWriter, SpecInput,
 };
 
 /// The shim's exit record, if it wrote one (a missing or unreadable file

@@ -5,10 +5,12 @@
 //! themselves so the messages are docker's ("requires at least 1 argument").
 
 mod args;
+mod ops_args;
 
 use clap::{Parser, Subcommand};
 
 pub use args::*;
+pub use ops_args::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -116,6 +118,18 @@ pub enum Cmd {
     Pull(PullArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
     /// Help about the command
     #[command(hide = true)]
     Help { args: Vec<String> },
@@ -181,6 +195,20 @@ pub enum ContainerCmd {
     Unpause(ContainersArgs),
     /// List port mappings or a specific mapping for the container
     Port(PortArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Remove all stopped containers
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +233,8 @@ pub enum ImageCmd {
     Inspect(ImageInspectArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,6 +243,8 @@ pub enum SystemCmd {
     Info(InfoArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Remove unused data
+    Prune(PruneArgs),
     /// Show docker disk usage
     Df(crate::commands::system::df::DfArgs),
 }
@@ -250,6 +282,13 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["port"] | ["container", "port"] => "CONTAINER [PRIVATE_PORT[/PROTO]]",
         ["pull"] | ["image", "pull"] => "[OPTIONS] NAME[:TAG|@DIGEST]",
         ["info"] | ["system", "info"] => "[OPTIONS]",
+        ["cp"] | ["container", "cp"] => "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-",
+        ["diff"] | ["container", "diff"] => "CONTAINER",
+        ["export"] | ["container", "export"] => "[OPTIONS] CONTAINER",
+        ["commit"] | ["container", "commit"] => "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+        ["top"] | ["container", "top"] => "CONTAINER [ps OPTIONS]",
+        ["stats"] | ["container", "stats"] => "[OPTIONS] [CONTAINER...]",
+        ["container", "prune"] | ["image", "prune"] | ["system", "prune"] => "[OPTIONS]",
         ["system", "df"] => "[OPTIONS]",
         ["container"] | ["image"] | ["system"] | ["volume"] => "COMMAND",
         ["volume", sub] => return crate::commands::volume::use_line(sub),

@@ -32,10 +32,14 @@ async fn wait_until(
 async fn send_signal(c: &Container, sig: i32) -> Result<(), ContainerError> {
     let ctl = c.lock().shim.clone();
     match ctl {
-        Some(ctl) => ctl
-            .send(ShimRequest::Signal(sig))
-            .await
-            .map_err(|e| ContainerError::Runtime(format!("cannot signal container {}: {e}", c.id))),
+        Some(ctl) => {
+            let sent = ctl.send(ShimRequest::Signal(sig)).await.map_err(|e| {
+                ContainerError::Runtime(format!("cannot signal container {}: {e}", c.id))
+            });
+            // A frozen container only sees the signal once thawed.
+            crate::handlers::ops::thaw_after_signal(c);
+            sent
+        }
         None => Err(ContainerError::NotRunning(c.id.clone())),
     }
 }
@@ -201,6 +205,8 @@ pub async fn remove_with_volumes(
         })
         .await;
     }
+    crate::events::container(d, c, "destroy", &[]);
+    d.execs.forget_container(&c.id);
     // Like Docker's SetRemoved: removal clears the error, so `removed`
     // waiters see a plain exit code.
     c.publish(|l| {

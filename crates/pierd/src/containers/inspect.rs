@@ -48,7 +48,7 @@ pub fn status_text(rec: &ContainerRecord, now: DateTime<Utc>) -> String {
         Status::Created => StatusInput::Created,
         Status::Running => StatusInput::Running {
             started: st.started_at.unwrap_or(now),
-            paused: false,
+            paused: st.paused,
             health: None,
         },
         Status::Exited if st.restarting => StatusInput::Restarting {
@@ -116,11 +116,13 @@ pub fn inspect(rec: &ContainerRecord, dir: &Path, size: Option<(i64, i64)>) -> V
         state: Some(ContainerState {
             status: Some(if st.restarting {
                 ContainerStateStatusEnum::RESTARTING
+            } else if st.paused && st.status == Status::Running {
+                ContainerStateStatusEnum::PAUSED
             } else {
                 state_enum(st.status)
             }),
             running: Some(st.status == Status::Running || st.restarting),
-            paused: Some(false),
+            paused: Some(st.paused && st.status == Status::Running),
             restarting: Some(st.restarting),
             oom_killed: Some(st.oom_killed),
             dead: Some(st.status == Status::Dead),
@@ -209,6 +211,8 @@ pub fn summary(
         labels: Some(rec.config.labels.clone().unwrap_or_default()),
         state: Some(if rec.state.restarting {
             ContainerSummaryStateEnum::RESTARTING
+        } else if rec.state.paused && rec.state.status == Status::Running {
+            ContainerSummaryStateEnum::PAUSED
         } else {
             summary_state(rec.state.status)
         }),

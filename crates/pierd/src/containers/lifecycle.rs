@@ -161,7 +161,6 @@ fn prepare_bundle(
         init: host.init,
         group_add: rec.host_config.group_add.clone().unwrap_or_default(),
         shm_size: host.shm_size,
-        ..Default::default()
     };
     let (log_max_size, log_max_files) = match super::hostspec::log_rotation(&rec.host_config) {
         Ok(r) => r,
@@ -477,6 +476,7 @@ pub async fn on_exit(
         g.starting = None;
         let st = &mut g.rec.state;
         st.status = Status::Exited;
+        st.paused = false;
         st.pid = 0;
         st.exit_code = code;
         st.oom_killed = oom;
@@ -490,6 +490,7 @@ pub async fn on_exit(
         l.running = false;
         l.exit_code = code;
     });
+    crate::events::container(d, c, "die", &[("exitCode", code.to_string())]);
     if !auto_remove {
         super::restart::after_exit(d, c, false);
     }

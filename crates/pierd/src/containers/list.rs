@@ -146,6 +146,8 @@ pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, 
         }
         let status = if rec.state.restarting {
             "restarting"
+        } else if rec.state.paused && rec.state.status == Status::Running {
+            "paused"
         } else {
             rec.state.status.as_str()
         };

@@ -53,6 +53,9 @@ pub struct StateRecord {
     /// Docker's `HasBeenManuallyStopped` (stop/kill through the API).
     #[serde(default)]
     pub manually_stopped: bool,
+    /// Frozen by `pause` (only while running).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl Default for StateRecord {
@@ -67,6 +70,7 @@ impl Default for StateRecord {
             finished_at: None,
             restarting: false,
             manually_stopped: false,
+            paused: false,
         }
     }
 }

@@ -33,6 +33,8 @@ struct Opts {
     tty: bool,
     stdin_once: bool,
     log_path: Option<PathBuf>,
+    /// The detach sequence watched for in stdin.
+    detach_keys: Vec<u8>,
 }
 
 /// Where the session gets its shim socket from.
@@ -73,6 +75,8 @@ pub async fn attach(
         tty: rec.tty(),
         stdin_once: rec.config.stdin_once.unwrap_or(false),
         log_path: rec.log_path(&c.dir),
+        detach_keys: crate::detachkeys::parse(q.get("detachKeys").unwrap_or(""))
+            .map_err(crate::server::error::ApiError::BadRequest)?,
     };
     let content_type = HeaderValue::from_static(if opts.tty {
         RAW_CONTENT_TYPE
@@ -211,9 +215,11 @@ where
 
     // Input: client → container stdin. The writer stays alive until the
     // output side ends (closing it could end the whole shim connection).
+    let (detach_tx, mut detach_rx) = tokio::sync::oneshot::channel::<()>();
     let input = opts.stdin.then(|| {
         let writer = writer.clone();
         let stdin_once = opts.stdin_once;
+        let mut scan = crate::detachkeys::Scanner::new(opts.detach_keys.clone());
         let mut life = c.watch();
         let before_start = !life.borrow().running;
         tokio::spawn(async move {
@@ -236,14 +242,20 @@ where
                 match rd.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        let data = buf[..n].to_vec();
-                        if writer
-                            .lock()
-                            .await
-                            .send(&ShimRequest::Stdin(data))
-                            .await
-                            .is_err()
+                        let (data, detached) = scan.feed(&buf[..n]);
+                        if !data.is_empty()
+                            && writer
+                                .lock()
+                                .await
+                                .send(&ShimRequest::Stdin(data))
+                                .await
+                                .is_err()
                         {
+                            return;
+                        }
+                        if detached {
+                            // The client detaches; the container runs on.
+                            let _ = detach_tx.send(());
                             return;
                         }
                     }
@@ -258,10 +270,20 @@ where
     // Output: container → client, until the container exits.
     let mut frame = Vec::with_capacity(8 * 1024);
     let mut pending_events = early.into_iter();
+    let mut detach_armed = input.is_some();
     loop {
         let ev = match pending_events.next() {
             Some(ev) => Some(ev),
-            None => crate::runtime::next_event(&mut reader).await,
+            None => tokio::select! {
+                ev = crate::runtime::next_event(&mut reader) => ev,
+                res = &mut detach_rx, if detach_armed => {
+                    if res.is_ok() {
+                        break;
+                    }
+                    detach_armed = false;
+                    continue;
+                }
+            },
         };
         let (kind, data) = match ev {
             Some(ShimEvent::Stdout(b)) if opts.stdout => (StreamKind::Stdout, b),

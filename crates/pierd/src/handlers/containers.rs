@@ -24,6 +24,9 @@ pub async fn create(
         crate::containers::hostspec::check_platform(&d, img, p).await?;
     }
     let created = lifecycle::create(&d, q.get("name"), body).await?;
+    if let Ok(c) = d.containers.get(&created.id) {
+        crate::events::container(&d, &c, "create", &[]);
+    }
     let resp = ContainerCreateResponse {
         id: created.id,
         warnings: created.warnings,
@@ -63,16 +66,19 @@ pub async fn inspect(State(d): AppState, Path(id): Path<String>, q: Query) -> Ap
     } else {
         None
     };
-    Ok(json_response(
-        StatusCode::OK,
-        &inspect_view(&rec, &c.dir, size),
-    ))
+    let mut view = inspect_view(&rec, &c.dir, size);
+    let execs = d.execs.ids_of(&c.id);
+    if !execs.is_empty() {
+        view["ExecIDs"] = serde_json::json!(execs);
+    }
+    Ok(json_response(StatusCode::OK, &view))
 }
 
 pub async fn start(State(d): AppState, Path(id): Path<String>) -> ApiResult<Response> {
     let c = d.containers.get(&id)?;
     crate::containers::restart::on_user_action(&c, true);
     lifecycle::start(&d, &c).await?;
+    crate::events::container(&d, &c, "start", &[]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -88,6 +94,7 @@ pub async fn stop(State(d): AppState, Path(id): Path<String>, q: Query) -> ApiRe
     let c = d.containers.get(&id)?;
     let timeout = stop_timeout(&q)?;
     control::stop(&c, q.get_nonempty("signal"), timeout).await?;
+    crate::events::container(&d, &c, "stop", &[]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -97,12 +104,17 @@ pub async fn restart(State(d): AppState, Path(id): Path<String>, q: Query) -> Ap
     control::restart(&d, &c, q.get_nonempty("signal"), timeout).await?;
     crate::containers::restart::on_user_action(&c, true);
     let _ = c.persist().await;
+    crate::events::container(&d, &c, "restart", &[]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn kill(State(d): AppState, Path(id): Path<String>, q: Query) -> ApiResult<Response> {
     let c = d.containers.get(&id)?;
+    let signal = crate::containers::signal::parse(q.get_nonempty("signal").unwrap_or("KILL"))
+        .map(|n| n.to_string())
+        .unwrap_or_default();
     control::kill(&c, q.get_nonempty("signal")).await?;
+    crate::events::container(&d, &c, "kill", &[("signal", signal)]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -117,8 +129,10 @@ pub async fn rename(State(d): AppState, Path(id): Path<String>, q: Query) -> Api
     let new = q
         .get_nonempty("name")
         .ok_or_else(|| ApiError::BadRequest("name cannot be empty".into()))?;
+    let old = c.name();
     d.containers.rename(&c, new)?;
     c.persist().await?;
+    crate::events::container(&d, &c, "rename", &[("oldName", old)]);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -49,7 +49,7 @@ fn json_lines(lines: &[serde_json::Value]) -> Response {
 
 /// Writes the request body to a temp file under R/tmp (the image store
 /// reads archives synchronously and may need to seek).
-async fn spool(d: &Daemon, body: Body) -> ApiResult<tempfile::NamedTempFile> {
+pub(crate) async fn spool(d: &Daemon, body: Body) -> ApiResult<tempfile::NamedTempFile> {
     let tmp = tempfile::NamedTempFile::new_in(&d.paths.tmp)
         .map_err(|e| ApiError::Internal(format!("creating spool file: {e}")))?;
     let std_file = tmp
@@ -83,6 +83,12 @@ pub async fn load(State(d): AppState, q: Query, req: Request) -> ApiResult<Respo
     .await?;
     let mut lines = Vec::new();
     for o in &outcomes {
+        match o {
+            pier_image::LoadOutcome::Tagged { reference, id, .. } => {
+                crate::events::image(&d, "load", id, Some(reference))
+            }
+            pier_image::LoadOutcome::Untagged { id } => crate::events::image(&d, "load", id, None),
+        }
         if let Some(n) = o.notice() {
             lines.push(json!({ "stream": format!("{n}\n") }));
         }
@@ -182,6 +188,7 @@ pub async fn create(State(d): AppState, q: Query, req: Request) -> ApiResult<Res
             s.import(f, opts)
         })
         .await?;
+        crate::events::image(&d, "import", &rec.id, None);
         return Ok(json_lines(&[json!({ "status": rec.id })]));
     }
     if let Some(image) = q.get_nonempty("fromImage") {
@@ -238,7 +245,16 @@ pub async fn post_named(
             None => repo.to_string(),
         };
         let name = name.to_string();
-        with_store(&d, move |s| s.tag(&name, &target)).await?;
+        let tagged = target.clone();
+        let id = with_store(&d, move |s| {
+            s.tag(&name, &target)?;
+            s.get(&name).map(|r| r.id)
+        })
+        .await?;
+        let familiar = pier_image::reference::Reference::parse(&tagged)
+            .map(|r| r.familiar())
+            .unwrap_or(tagged);
+        crate::events::image(&d, "tag", &id, Some(&familiar));
         return Ok(StatusCode::CREATED.into_response());
     }
     if rest.ends_with("/push") {
@@ -281,5 +297,13 @@ pub async fn delete(State(d): AppState, Path(name): Path<String>, q: Query) -> A
         s.remove_with_usage(&name, force, prune, &usage)
     })
     .await?;
+    for it in &items {
+        if let Some(u) = &it.untagged {
+            crate::events::image(&d, "untag", u, Some(u));
+        }
+        if let Some(del) = &it.deleted {
+            crate::events::image(&d, "delete", del, Some(del));
+        }
+    }
     Ok(json_response(StatusCode::OK, &items))
 }

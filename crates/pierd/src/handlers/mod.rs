@@ -2,8 +2,13 @@
 
 pub mod attach;
 pub mod containers;
+pub mod events;
+pub mod exec;
+pub mod fs;
 pub mod images;
 pub mod logs;
+pub mod ops;
+pub mod prune;
 pub mod system;
 pub mod update;
 pub mod volumes;

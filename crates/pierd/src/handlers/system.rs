@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +18,6 @@ use crate::containers::inspect::summary;
 use crate::containers::record::Status;
 use crate::daemon::Daemon;
 use crate::server::error::{join_error, ApiResult};
-use crate::server::extract::Query;
 use crate::server::middleware::json_response;
 
 pub type AppState = State<Arc<Daemon>>;
@@ -204,32 +202,6 @@ fn open_fds() -> i64 {
     std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count() as i64)
         .unwrap_or(0)
-}
-
-/// `GET /events`: no events are produced yet, but clients expect the
-/// stream to stay open (until `until`, if given).
-pub async fn events(q: Query) -> ApiResult<Response> {
-    let until = match q.get_nonempty("until") {
-        Some(u) => crate::containers::logfile::parse_time(u)
-            .map_err(crate::server::error::ApiError::BadRequest)?,
-        None => None,
-    };
-    let stream = futures_util::stream::once(async move {
-        match until {
-            Some(t) => {
-                let wait = (t - chrono::Utc::now()).to_std().unwrap_or_default();
-                tokio::time::sleep(wait).await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-        Ok::<_, std::io::Error>(bytes::Bytes::new())
-    });
-    let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
 }
 
 /// `GET /system/df`, in the legacy shape that API 1.51 clients decode.

@@ -17,6 +17,8 @@ pub enum ApiError {
     #[error("{0}")]
     NotImplemented(String),
     #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
     Internal(String),
     #[error(transparent)]
     Container(#[from] ContainerError),
@@ -34,6 +36,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Image(e) => image_status(e),
             ApiError::Volume(e) => volume_status(e),

@@ -13,14 +13,16 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::daemon::Daemon;
-use crate::handlers::{attach, containers, images, logs, system, volumes};
+use crate::handlers::{
+    attach, containers, events, exec, fs, images, logs, ops, prune, system, volumes,
+};
 
 pub fn router(d: Arc<Daemon>) -> Router {
     Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
-        .route("/events", get(system::events))
+        .route("/events", get(events::events))
         .route("/system/df", get(system::df))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
@@ -39,6 +41,27 @@ pub fn router(d: Arc<Daemon>) -> Router {
         )
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}", delete(containers::remove))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/containers/{id}/pause", post(ops::pause))
+        .route("/containers/{id}/unpause", post(ops::unpause))
+        .route("/containers/{id}/top", get(ops::top))
+        .route("/containers/{id}/stats", get(ops::container_stats))
+        .route(
+            "/containers/{id}/archive",
+            get(fs::archive_get)
+                .head(fs::archive_head)
+                .put(fs::archive_put),
+        )
+        .route("/containers/{id}/changes", get(fs::changes))
+        .route("/containers/{id}/export", get(fs::export))
+        .route("/commit", post(fs::commit_container))
+        .route("/containers/prune", post(prune::containers))
+        .route("/images/prune", post(prune::images))
+        .route("/networks/prune", post(prune::networks))
+        .route("/build/prune", post(prune::build_cache))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::get_many))

@@ -4,4 +4,5 @@ pub mod df;
 pub mod events;
 pub mod info;
 pub mod inspect;
+pub mod prune;
 pub mod version;
