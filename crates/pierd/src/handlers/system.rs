@@ -224,6 +224,15 @@ pub async fn df(State(d): AppState) -> ApiResult<Response> {
             })
             .collect();
         let vols = super::volumes::disk_usage(&dd);
+        // The CLI counts an image as active when containers use it, and
+        // prints that count in `df -v`; the listing leaves it at -1.
+        let mut images = images;
+        for i in images.iter_mut() {
+            i.containers = containers
+                .iter()
+                .filter(|c| c.image_id.as_deref() == Some(i.id.as_str()))
+                .count() as i64;
+        }
         (images, containers, vols)
     })
     .await
