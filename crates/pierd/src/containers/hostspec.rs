@@ -85,6 +85,10 @@ pub fn check_at_create(hc: &mut HostConfig) -> Result<Vec<String>, ContainerErro
         );
         hc.blkio_weight = Some(0);
     }
+    if limits.memory_swappiness.is_some() && pure_cgroup_v2() {
+        warnings.push("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.".into());
+        hc.memory_swappiness = Some(-1);
+    }
     if limits.oom_kill_disable && pure_cgroup_v2() {
         warnings
             .push("Your kernel does not support OomKillDisable. OomKillDisable discarded.".into());
