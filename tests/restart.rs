@@ -178,6 +178,38 @@ fn policies_across_pierd_restarts() {
 #[test]
 fn restart_and_rm_conflict() {
     let d = Daemon::start();
+    // `update --restart` changes the policy of an existing container
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "u",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.5; exit 2",
+    ]));
+    assert_eq!(
+        ok(d.docker(&["update", "--restart", "on-failure:1", "u"])),
+        "u"
+    );
+    assert_eq!(
+        inspect(&d, "u", "{{.HostConfig.RestartPolicy.Name}}"),
+        "on-failure"
+    );
+    assert!(eventually(Duration::from_secs(10), || {
+        inspect(&d, "u", "{{.RestartCount}} {{.State.Status}}") == "1 exited"
+    }));
+    ok(d.docker(&["run", "-d", "--rm", "--name", "ar", "busybox", "sleep", "5"]));
+    let out = d.docker(&["update", "--restart", "always", "ar"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "Restart policy cannot be updated because AutoRemove is enabled for the container"
+        ),
+        "{}",
+        stderr(&out)
+    );
     let out = d.docker(&["run", "--rm", "--restart", "always", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(

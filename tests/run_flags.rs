@@ -335,23 +335,33 @@ fn stop_signal_timeout_cidfile_pull_platform() {
         "{}",
         stderr(&out)
     );
-    // --sig-proxy (default on): a signal to the CLI reaches the container
-    let child = d
-        .docker_cmd()
-        .args([
-            "run",
-            "--rm",
-            "busybox",
-            "sh",
-            "-c",
-            "trap 'echo got-usr1; exit 7' USR1; while true; do sleep 0.1; done",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(7));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "got-usr1");
+    // --sig-proxy (default on): a signal to the CLI reaches the container;
+    // with --sig-proxy=false it does not.
+    for (cli, proxy) in [("docker", true), ("pier", true), ("pier", false)] {
+        let mut cmd = if cli == "docker" {
+            d.docker_cmd()
+        } else {
+            d.pier_cmd()
+        };
+        let flag = format!("--sig-proxy={proxy}");
+        let child = cmd
+            .args([
+                "run", "--rm", &flag, "busybox", "sh", "-c",
+                "trap 'echo got-usr1; exit 7' USR1; i=0; while [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if proxy {
+            assert_eq!(out.status.code(), Some(7), "{cli}");
+            assert_eq!(text, "got-usr1", "{cli}");
+        } else {
+            // the CLI itself dies of the signal; the container is not told
+            assert_ne!(text, "got-usr1", "{cli}");
+        }
+    }
 }

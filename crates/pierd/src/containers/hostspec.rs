@@ -85,6 +85,10 @@ pub fn check_at_create(hc: &mut HostConfig) -> Result<Vec<String>, ContainerErro
         );
         hc.blkio_weight = Some(0);
     }
+    if limits.memory_swappiness.is_some() && pure_cgroup_v2() {
+        warnings.push("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.".into());
+        hc.memory_swappiness = Some(-1);
+    }
     if limits.oom_kill_disable && pure_cgroup_v2() {
         warnings
             .push("Your kernel does not support OomKillDisable. OomKillDisable discarded.".into());
@@ -92,7 +96,35 @@ pub fn check_at_create(hc: &mut HostConfig) -> Result<Vec<String>, ContainerErro
     }
     security_of(hc)?;
     log_rotation(hc)?;
+    check_restart_policy(hc)?;
     Ok(warnings)
+}
+
+/// Docker's `ValidateRestartPolicy` and the AutoRemove conflict.
+pub fn check_restart_policy(hc: &HostConfig) -> Result<(), ContainerError> {
+    use pier_api::models::RestartPolicyNameEnum as P;
+    let Some(rp) = &hc.restart_policy else {
+        return Ok(());
+    };
+    let name = rp.name.unwrap_or(P::EMPTY);
+    let count = rp.maximum_retry_count.unwrap_or(0);
+    let bad = |m: &str| Err(ContainerError::InvalidParameter(m.to_string()));
+    match name {
+        P::ON_FAILURE if count < 0 => {
+            return bad("invalid restart policy: maximum retry count cannot be negative")
+        }
+        P::ON_FAILURE | P::EMPTY | P::NO => {}
+        _ if count != 0 => {
+            return bad(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+            )
+        }
+        _ => {}
+    }
+    if hc.auto_remove.unwrap_or(false) && !matches!(name, P::EMPTY | P::NO) {
+        return bad("can't create 'AutoRemove' container with restart policy");
+    }
+    Ok(())
 }
 
 fn pure_cgroup_v2() -> bool {
@@ -323,6 +355,35 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn restart_policies() {
+        use pier_api::models::{RestartPolicy, RestartPolicyNameEnum as P};
+        let hc = |name, count, auto| HostConfig {
+            restart_policy: Some(RestartPolicy {
+                name: Some(name),
+                maximum_retry_count: Some(count),
+            }),
+            auto_remove: Some(auto),
+            ..Default::default()
+        };
+        assert!(check_restart_policy(&hc(P::ON_FAILURE, 3, false)).is_ok());
+        assert!(check_restart_policy(&hc(P::ALWAYS, 0, false)).is_ok());
+        assert!(check_restart_policy(&hc(P::NO, 0, true)).is_ok());
+        let e = |h: HostConfig| check_restart_policy(&h).unwrap_err().to_string();
+        assert_eq!(
+            e(hc(P::ALWAYS, 2, false)),
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+        );
+        assert_eq!(
+            e(hc(P::ON_FAILURE, -1, false)),
+            "invalid restart policy: maximum retry count cannot be negative"
+        );
+        assert_eq!(
+            e(hc(P::ALWAYS, 0, true)),
+            "can't create 'AutoRemove' container with restart policy"
+        );
     }
 
     #[test]
