@@ -129,6 +129,8 @@ pub struct Daemon {
     pub images: Arc<ImageStore>,
     pub containers: ContainerStore,
     pub host: HostInfo,
+    /// Set by `main` once the daemon's networking is open.
+    pub network: Option<Arc<pier_network::Networking>>,
 }
 
 impl Daemon {
@@ -160,6 +162,7 @@ impl Daemon {
             images,
             containers,
             host,
+            network: None,
         })
     }
 }

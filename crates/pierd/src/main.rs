@@ -6,6 +6,7 @@ mod cli;
 mod containers;
 mod daemon;
 mod handlers;
+mod network;
 mod runtime;
 mod server;
 
@@ -94,8 +95,15 @@ async fn run(args: Args) -> Result<()> {
     .await
     .context("opening state")?
     .context("opening state")?;
+    let mut d = d;
+    d.network = Some(
+        network::open(&args.net, &d)
+            .await
+            .context("setting up networking")?,
+    );
     let d = Arc::new(d);
     containers::recover::recover_all(&d).await;
+    network::reconcile(&d).await;
 
     let gid = ensure_group(&args.group);
     let app = server::app(d.clone());
@@ -137,6 +145,7 @@ async fn run(args: Args) -> Result<()> {
 
     wait_for_signal().await?;
     tracing::info!("shutting down; containers keep running");
+    network::shutdown(&d).await;
     for s in sockets {
         let _ = std::fs::remove_file(s);
     }

@@ -172,6 +172,7 @@ pub async fn remove(
         let _ = c.persist().await;
         return Err(e);
     }
+    crate::network::attach::release(d, &c.id).await;
     d.containers.forget(&c.id);
     // Like Docker's SetRemoved: removal clears the error, so `removed`
     // waiters see a plain exit code.

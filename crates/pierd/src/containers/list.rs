@@ -152,7 +152,11 @@ pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, 
                 continue;
             }
         }
-        if !f.get("network").is_empty() && !f.get("network").iter().any(|n| n == rec.network_mode())
+        if !f.get("network").is_empty()
+            && !f
+                .get("network")
+                .iter()
+                .any(|n| n == rec.network_mode() || rec.endpoints_config.contains_key(n))
         {
             continue;
         }
@@ -165,7 +169,9 @@ pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, 
                 .unwrap_or(0);
             (rw, rw + image_size)
         });
-        out.push(summary(&rec, now, size));
+        let mut row = summary(&rec, now, size);
+        crate::network::settings::fill_summary(d, &rec, &mut row);
+        out.push(row);
     }
     Ok(out)
 }

@@ -91,6 +91,10 @@ pub struct ContainerRecord {
     pub state: StateRecord,
     #[serde(default)]
     pub restart_count: i64,
+    /// `NetworkingConfig.EndpointsConfig`: the networks besides
+    /// `NetworkMode` and per-network options (`--ip`, aliases, MAC).
+    #[serde(default, skip_serializing_if = "std::collections::HashMap::is_empty")]
+    pub endpoints_config: std::collections::HashMap<String, models::EndpointSettings>,
 }
 
 impl ContainerRecord {
@@ -174,6 +178,7 @@ mod tests {
             layers: vec![],
             state: Default::default(),
             restart_count: 0,
+            endpoints_config: Default::default(),
         }
     }
 

@@ -343,6 +343,7 @@ mod tests {
             layers: vec![],
             state: StateRecord::default(),
             restart_count: 0,
+            endpoints_config: Default::default(),
         }
     }
 

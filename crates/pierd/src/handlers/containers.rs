@@ -60,10 +60,9 @@ pub async fn inspect(State(d): AppState, Path(id): Path<String>, q: Query) -> Ap
     } else {
         None
     };
-    Ok(json_response(
-        StatusCode::OK,
-        &inspect_view(&rec, &c.dir, size),
-    ))
+    let mut view = inspect_view(&rec, &c.dir, size);
+    crate::network::settings::fill_inspect(&d, &rec, &mut view);
+    Ok(json_response(StatusCode::OK, &view))
 }
 
 pub async fn start(State(d): AppState, Path(id): Path<String>) -> ApiResult<Response> {

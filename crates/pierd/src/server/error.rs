@@ -18,6 +18,9 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("{0}")]
     Internal(String),
+    /// An error whose status its source decided (networking).
+    #[error("{1}")]
+    Status(StatusCode, String),
     #[error(transparent)]
     Container(#[from] ContainerError),
     #[error(transparent)]
@@ -33,6 +36,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Status(s, _) => *s,
             ApiError::Image(e) => image_status(e),
             ApiError::Container(e) => match e {
                 ContainerError::NotFound(_) | ContainerError::NetworkNotFound(_) => {

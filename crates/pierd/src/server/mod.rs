@@ -14,6 +14,7 @@ use axum::Router;
 
 use crate::daemon::Daemon;
 use crate::handlers::{attach, containers, images, logs, system};
+use crate::network::api as network;
 
 pub fn router(d: Arc<Daemon>) -> Router {
     Router::new()
@@ -35,6 +36,15 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/rename", post(containers::rename))
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}", delete(containers::remove))
+        .route("/networks", get(network::list))
+        .route("/networks/create", post(network::create))
+        .route("/networks/prune", post(network::prune))
+        .route(
+            "/networks/{id}",
+            get(network::inspect).delete(network::remove),
+        )
+        .route("/networks/{id}/connect", post(network::connect))
+        .route("/networks/{id}/disconnect", post(network::disconnect))
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::get_many))
