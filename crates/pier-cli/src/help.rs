@@ -34,6 +34,10 @@ fn aliases(path: &[&str]) -> Option<String> {
         ["load"] | ["save"] | ["import"] | ["tag"] | ["history"] | ["pull"] => {
             vec![format!("image {verb}"), verb.to_string()]
         }
+        ["network"] => return None,
+        ["network", "ls"] => vec!["network ls".into(), "network list".into()],
+        ["network", "rm"] => vec!["network rm".into(), "network remove".into()],
+        ["network", _] => return None,
         [_] => vec![format!("container {verb}"), verb.to_string()],
         ["container", v] => vec![format!("container {v}"), v.to_string()],
         ["image", v] => vec![format!("image {v}"), v.to_string()],
@@ -239,7 +243,10 @@ pub fn render(root: &Command, path: &[&str]) -> String {
             &["run", "exec", "ps", "pull", "images", "version", "info"],
         ));
         out.push_str("\n\nManagement Commands:");
-        out.push_str(&subcommand_list(cmd, &["container", "image", "system"]));
+        out.push_str(&subcommand_list(
+            cmd,
+            &["container", "image", "network", "system"],
+        ));
         out.push_str("\n\nCommands:");
         out.push_str(&subcommand_list(
             cmd,
@@ -256,7 +263,7 @@ pub fn render(root: &Command, path: &[&str]) -> String {
         ));
         return out;
     }
-    if matches!(path, ["container"] | ["image"] | ["system"]) {
+    if matches!(path, ["container"] | ["image"] | ["system"] | ["network"]) {
         let mut names: Vec<String> = cmd
             .get_subcommands()
             .map(|c| c.get_name().to_string())

@@ -233,6 +233,11 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
                 .await
             }
         },
+        Cmd::Network { cmd: None } => {
+            print_help(&["network"]);
+            Ok(())
+        }
+        Cmd::Network { cmd: Some(cmd) } => commands::network::run(&client, cmd, debug).await,
         Cmd::System { cmd } => match cmd {
             None => {
                 print_help(&["system"]);
@@ -322,7 +327,12 @@ fn clap_error(e: clap::Error, argv: &[String]) -> CmdError {
     if e.kind() == ErrorKind::InvalidSubcommand {
         let bad = ctx_str(&e, ContextKind::InvalidSubcommand).unwrap_or_default();
         let group = cli::command_path(argv);
-        if group.is_empty() || !matches!(group[0].as_str(), "container" | "image" | "system") {
+        if group.is_empty()
+            || !matches!(
+                group[0].as_str(),
+                "container" | "image" | "system" | "network"
+            )
+        {
             return CmdError::new(
                 1,
                 format!("{BIN}: unknown command: {BIN} {bad}\n\nRun '{BIN} --help' for more information"),

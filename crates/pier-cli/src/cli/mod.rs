@@ -132,6 +132,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: Option<SystemCmd>,
     },
+    /// Manage networks
+    Network {
+        #[command(subcommand)]
+        cmd: Option<crate::commands::network::NetworkCmd>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,7 +245,7 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["pull"] | ["image", "pull"] => "[OPTIONS] NAME[:TAG|@DIGEST]",
         ["info"] | ["system", "info"] => "[OPTIONS]",
         ["container"] | ["image"] | ["system"] => "COMMAND",
-        _ => return None,
+        _ => return crate::commands::network::use_line(path),
     })
 }
 
@@ -251,6 +256,8 @@ pub fn canonical(group: Option<&str>, name: &str) -> String {
         (Some("container"), "remove") => "rm".into(),
         (Some("image"), "list") => "ls".into(),
         (Some("image"), "rmi" | "remove") => "rm".into(),
+        (Some("network"), "list") => "ls".into(),
+        (Some("network"), "remove") => "rm".into(),
         _ => name.to_string(),
     }
 }
@@ -282,7 +289,11 @@ pub fn command_path(argv: &[String]) -> Vec<String> {
             i += 1;
             if !path.is_empty() {
                 // Flags of the (sub)command: keep looking for a sub-verb only after a group.
-                if !matches!(path[0].as_str(), "container" | "image" | "system") || path.len() > 1 {
+                if !matches!(
+                    path[0].as_str(),
+                    "container" | "image" | "system" | "network"
+                ) || path.len() > 1
+                {
                     break;
                 }
             }
@@ -290,7 +301,7 @@ pub fn command_path(argv: &[String]) -> Vec<String> {
         }
         let group = path.first().map(String::as_str);
         path.push(canonical(group, a));
-        if !matches!(a, "container" | "image" | "system") || path.len() > 1 {
+        if !matches!(a, "container" | "image" | "system" | "network") || path.len() > 1 {
             break;
         }
         i += 1;

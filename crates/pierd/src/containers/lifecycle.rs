@@ -203,7 +203,22 @@ pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ContainerE
         }
         g.rec.clone()
     };
-    let net = crate::network::plan::plan(d, &rec)?;
+    let net = match crate::network::plan::plan(d, &rec) {
+        Ok(n) => n,
+        // Through fail_start so parked attaches (docker run) are released.
+        Err(e) => {
+            let message = e.to_string();
+            return Err(fail_start(
+                d,
+                c,
+                RuntimeError::Create {
+                    exit_code: 128,
+                    message,
+                },
+            )
+            .await);
+        }
+    };
     let dd = d.clone();
     let dir = c.dir.clone();
     let rec2 = rec.clone();
