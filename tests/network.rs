@@ -577,3 +577,105 @@ fn macvlan_on_a_dummy_parent_and_overlay_is_refused() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn pier_network_commands_print_what_docker_prints() {
+    let d = Daemon::start();
+    let subnet = d.net.user_subnet(3);
+    let id = ok(d.pier(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--label",
+        "team=a",
+        "-o",
+        "com.docker.network.bridge.enable_icc=true",
+        "alpha",
+    ]));
+    assert_eq!(
+        ok(d.docker(&["network", "inspect", "-f", "{{.Id}}", "alpha"])),
+        id
+    );
+    ok(d.docker(&["network", "create", "beta10"]));
+    ok(d.docker(&["network", "create", "beta9"]));
+    for args in [
+        vec!["network", "ls"],
+        vec!["network", "ls", "-q"],
+        vec!["network", "ls", "--no-trunc"],
+        vec!["network", "ls", "--filter", "label=team=a"],
+        vec![
+            "network",
+            "ls",
+            "--format",
+            "{{.Name}}\t{{.Driver}}\t{{.Labels}}\t{{.Internal}}",
+        ],
+        vec![
+            "network",
+            "ls",
+            "--format",
+            "table {{.Name}}\t{{.IPv6}}\t{{.Label \"team\"}}",
+        ],
+        vec!["network", "inspect", "alpha"],
+        vec![
+            "network",
+            "inspect",
+            "-f",
+            "{{json .IPAM.Config}}",
+            "alpha",
+            "bridge",
+        ],
+    ] {
+        assert_eq!(
+            ok(d.pier(&args)),
+            ok(d.docker(&args)),
+            "pier and docker differ for {args:?}"
+        );
+    }
+    let ls = ok(d.pier(&["network", "ls"]));
+    let names: Vec<&str> = ls
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["alpha", "beta9", "beta10", "bridge", "host", "none"]
+    );
+    // connect/disconnect by the pier CLI, seen by docker.
+    ok(d.pier(&["run", "-d", "--name", "c", "busybox", "sleep", "60"]));
+    let want = subnet.replace(".0/24", ".50");
+    ok(d.pier(&[
+        "network", "connect", "--ip", &want, "--alias", "cee", "alpha", "c",
+    ]));
+    assert_eq!(ip_of(&d, "c", "alpha"), want);
+    let out = ok(d.pier(&[
+        "run",
+        "--rm",
+        "--network",
+        "alpha",
+        "busybox",
+        "nslookup",
+        "cee",
+    ]));
+    assert!(out.contains(&format!("Address: {want}")), "{out}");
+    fails_with(d.pier(&["network", "rm", "alpha"]), "has active endpoints");
+    ok(d.pier(&["network", "disconnect", "alpha", "c"]));
+    fails_with(
+        d.pier(&["network", "disconnect", "alpha", "c"]),
+        "is not connected to network alpha",
+    );
+    // prune removes the unused ones and says so.
+    let out = ok(d.pier(&["network", "prune", "-f", "--filter", "label=team=a"]));
+    assert_eq!(out, "Deleted Networks:\nalpha");
+    let out = ok(d.docker(&["network", "prune", "-f"]));
+    assert!(out.starts_with("Deleted Networks:\n"), "{out}");
+    assert_eq!(ok(d.pier(&["network", "ls", "-q"])).lines().count(), 3);
+    let o = d.pier(&["network", "rm", "nosuch"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o).trim(),
+        "Error response from daemon: network nosuch not found"
+    );
+    assert!(d.pier(&["network", "rm", "-f", "nosuch"]).status.success());
+}
