@@ -316,7 +316,17 @@ fn network_rm_is_refused_while_in_use_and_leaves_nothing_after() {
 #[test]
 fn container_mode_shares_the_network_namespace() {
     let d = Daemon::start();
-    ok(d.docker(&["run", "-d", "--name", "owner", "busybox", "sleep", "60"]));
+    ok(d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "owner",
+        "--hostname",
+        "ownerhost",
+        "busybox",
+        "sleep",
+        "60",
+    ]));
     let ip = ip_of(&d, "owner", "bridge");
     let out = ok(d.docker(&[
         "run",
@@ -324,13 +334,15 @@ fn container_mode_shares_the_network_namespace() {
         "--network",
         "container:owner",
         "busybox",
-        "ip",
-        "-4",
-        "addr",
-        "show",
-        "eth0",
+        "sh",
+        "-c",
+        "ip -4 addr show eth0; hostname; cat /etc/hostname",
     ]));
     assert!(out.contains(&format!("inet {ip}/")), "{out}");
+    assert!(
+        out.ends_with("ownerhost\nownerhost"),
+        "shares the hostname: {out}"
+    );
     fails_with(
         d.docker(&[
             "run",

@@ -125,8 +125,12 @@ fn prepare_bundle(
     // A stale exit record from a previous run must not be mistaken for
     // this run's.
     let _ = std::fs::remove_file(dir.join("exit.json"));
-    let hostname = rec.config.hostname.clone().unwrap_or_default();
-    let domainname = rec.config.domainname.clone().unwrap_or_default();
+    let (hostname, domainname) = net.names().unwrap_or_else(|| {
+        (
+            rec.config.hostname.clone().unwrap_or_default(),
+            rec.config.domainname.clone().unwrap_or_default(),
+        )
+    });
     let host_network = rec.network_mode() == "host";
     etcfiles::write_all(dir, &hostname, &domainname, host_network)
         .ctx(|| format!("writing /etc files into {}", dir.display()))?;
@@ -147,8 +151,8 @@ fn prepare_bundle(
         domainname,
         tty: rec.tty(),
         network: net.runtime_mode(),
-        hostname_path: dir.join("hostname"),
-        // `container:<x>` shares x's files, as Docker does.
+        // `container:<x>` shares x's names and files, as Docker does.
+        hostname_path: net.etc_dir().unwrap_or(&dir.to_path_buf()).join("hostname"),
         hosts_path: net.etc_dir().unwrap_or(&dir.to_path_buf()).join("hosts"),
         resolv_conf_path: net
             .etc_dir()

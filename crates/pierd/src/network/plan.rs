@@ -159,6 +159,8 @@ pub enum StartPlan {
     Join {
         netns: PathBuf,
         etc_dir: PathBuf,
+        hostname: String,
+        domainname: String,
     },
     /// Bridge/macvlan networks, `NetworkMode` first.
     Networks(Vec<(String, EndpointSettings)>),
@@ -170,6 +172,18 @@ impl StartPlan {
             StartPlan::Host => NetworkMode::Host,
             StartPlan::Join { netns, .. } => NetworkMode::Join(netns.clone()),
             StartPlan::Isolated | StartPlan::Networks(_) => NetworkMode::None,
+        }
+    }
+
+    /// The other container's hostname and domain name under `container:<x>`.
+    pub fn names(&self) -> Option<(String, String)> {
+        match self {
+            StartPlan::Join {
+                hostname,
+                domainname,
+                ..
+            } => Some((hostname.clone(), domainname.clone())),
+            _ => None,
         }
     }
 
@@ -206,9 +220,14 @@ pub fn plan(d: &Daemon, rec: &ContainerRecord) -> Result<StartPlan, ContainerErr
     let mode = rec.network_mode();
     if let Some(target) = container_target(mode) {
         let other = d.containers.get(target)?;
-        let (running, pid) = {
+        let (running, pid, hostname, domainname) = {
             let g = other.lock();
-            (g.rec.state.running(), g.rec.state.pid)
+            (
+                g.rec.state.running(),
+                g.rec.state.pid,
+                g.rec.config.hostname.clone().unwrap_or_default(),
+                g.rec.config.domainname.clone().unwrap_or_default(),
+            )
         };
         if !running || pid <= 0 {
             return Err(ContainerError::Runtime(format!(
@@ -219,6 +238,8 @@ pub fn plan(d: &Daemon, rec: &ContainerRecord) -> Result<StartPlan, ContainerErr
         return Ok(StartPlan::Join {
             netns: PathBuf::from(format!("/proc/{pid}/ns/net")),
             etc_dir: other.dir.clone(),
+            hostname,
+            domainname,
         });
     }
     Ok(match mode {
