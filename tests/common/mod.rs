@@ -3,6 +3,7 @@
 //! in parallel. Clients are the project's `pier` and the real docker CLI.
 #![allow(dead_code)]
 
+pub mod network;
 pub mod volumes;
 
 use std::io::{Read, Write};
@@ -71,6 +72,8 @@ pub struct Daemon {
     pub socket: PathBuf,
     pub data_root: PathBuf,
     pub exec_root: PathBuf,
+    /// This daemon's unique bridge, subnets and nftables names.
+    pub net: network::NetSlot,
     child: Option<Child>,
 }
 
@@ -112,6 +115,7 @@ impl Daemon {
             socket,
             data_root,
             exec_root,
+            net: network::NetSlot::acquire(),
             child: None,
         };
         d.spawn();
@@ -133,6 +137,7 @@ impl Daemon {
             .arg(&self.exec_root)
             .arg("--shim-path")
             .arg(bin("pier-shim"))
+            .args(self.net.daemon_args())
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
@@ -264,6 +269,8 @@ impl Drop for Daemon {
             }
             self.kill9();
         }
+        // Bridges and nftables tables a killed daemon leaves behind.
+        self.net.cleanup();
         // Anything still mounted under our temp dir (a test that failed midway).
         let root = self.dir.path().to_string_lossy().to_string();
         if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 pub struct Config {
     pub ps_format: Option<String>,
     pub images_format: Option<String>,
+    pub networks_format: Option<String>,
     pub detach_keys: Option<String>,
 }
 
@@ -52,6 +53,7 @@ pub fn load() -> Config {
             Config {
                 ps_format: s("psFormat"),
                 images_format: s("imagesFormat"),
+                networks_format: s("networksFormat"),
                 detach_keys: s("detachKeys"),
             }
         })

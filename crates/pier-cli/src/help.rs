@@ -37,6 +37,10 @@ fn aliases(path: &[&str]) -> Option<String> {
         ["volume", "ls"] => vec!["volume ls".into(), "volume list".into()],
         ["volume", "rm"] => vec!["volume rm".into(), "volume remove".into()],
         ["volume"] | ["volume", _] => return None,
+        ["network"] => return None,
+        ["network", "ls"] => vec!["network ls".into(), "network list".into()],
+        ["network", "rm"] => vec!["network rm".into(), "network remove".into()],
+        ["network", _] => return None,
         [_] => vec![format!("container {verb}"), verb.to_string()],
         ["container", v] => vec![format!("container {v}"), v.to_string()],
         ["image", v] => vec![format!("image {v}"), v.to_string()],
@@ -245,7 +249,7 @@ pub fn render(root: &Command, path: &[&str]) -> String {
         out.push_str("\n\nManagement Commands:");
         out.push_str(&subcommand_list(
             cmd,
-            &["container", "image", "system", "volume"],
+            &["container", "image", "network", "system", "volume"],
         ));
         out.push_str("\n\nCommands:");
         out.push_str(&subcommand_list(
@@ -263,7 +267,10 @@ pub fn render(root: &Command, path: &[&str]) -> String {
         ));
         return out;
     }
-    if matches!(path, ["container"] | ["image"] | ["system"] | ["volume"]) {
+    if matches!(
+        path,
+        ["container"] | ["image"] | ["system"] | ["volume"] | ["network"]
+    ) {
         let mut names: Vec<String> = cmd
             .get_subcommands()
             .map(|c| c.get_name().to_string())

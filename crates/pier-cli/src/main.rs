@@ -261,6 +261,11 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
                 .await
             }
         },
+        Cmd::Network { cmd: None } => {
+            print_help(&["network"]);
+            Ok(())
+        }
+        Cmd::Network { cmd: Some(cmd) } => commands::network::run(&client, cmd, debug).await,
         Cmd::System { cmd } => match cmd {
             None => {
                 print_help(&["system"]);
@@ -372,7 +377,7 @@ fn clap_error(e: clap::Error, argv: &[String]) -> CmdError {
         if group.is_empty()
             || !matches!(
                 group[0].as_str(),
-                "container" | "image" | "system" | "volume"
+                "container" | "image" | "system" | "volume" | "network"
             )
         {
             return CmdError::new(

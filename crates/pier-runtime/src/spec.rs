@@ -66,6 +66,9 @@ pub enum NetworkMode {
     None,
     /// The host's network namespace (no `network` namespace in the spec).
     Host,
+    /// Join an existing namespace (`--network container:<id>`), e.g.
+    /// `/proc/<pid>/ns/net` of the other container's init.
+    Join(PathBuf),
 }
 
 /// An extra mount (volumes, binds, tmpfs).
@@ -362,8 +365,14 @@ pub fn build_spec(input: &SpecInput) -> Spec {
     }
 
     let mut namespaces = vec![namespace(LinuxNamespaceType::Mount)];
-    if input.network != NetworkMode::Host {
-        namespaces.push(namespace(LinuxNamespaceType::Network));
+    match &input.network {
+        NetworkMode::Host => {}
+        NetworkMode::None => namespaces.push(namespace(LinuxNamespaceType::Network)),
+        NetworkMode::Join(path) => {
+            let mut ns = namespace(LinuxNamespaceType::Network);
+            ns.set_path(Some(path.clone()));
+            namespaces.push(ns);
+        }
     }
     namespaces.extend([
         namespace(LinuxNamespaceType::Uts),

@@ -51,6 +51,9 @@ pub struct Args {
     /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(short = 'l', long, default_value = "info")]
     pub log_level: String,
+
+    #[command(flatten)]
+    pub net: crate::network::NetArgs,
 }
 
 /// A parsed `-H` address.

@@ -135,6 +135,8 @@ pub struct Daemon {
     pub execs: crate::exec::ExecStore,
     /// The `/events` stream.
     pub events: crate::events::EventBus,
+    /// Set by `main` once the daemon's networking is open.
+    pub network: Option<Arc<pier_network::Networking>>,
 }
 
 impl Daemon {
@@ -171,6 +173,7 @@ impl Daemon {
             volumes,
             execs: Default::default(),
             events: Default::default(),
+            network: None,
         })
     }
 }

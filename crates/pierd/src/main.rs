@@ -11,6 +11,7 @@ mod detachkeys;
 mod events;
 mod exec;
 mod handlers;
+mod network;
 mod runtime;
 mod server;
 mod stats;
@@ -100,8 +101,15 @@ async fn run(args: Args) -> Result<()> {
     .await
     .context("opening state")?
     .context("opening state")?;
+    let mut d = d;
+    d.network = Some(
+        network::open(&args.net, &d)
+            .await
+            .context("setting up networking")?,
+    );
     let d = Arc::new(d);
     containers::recover::recover_all(&d).await;
+    network::reconcile(&d).await;
     containers::restart::on_daemon_start(&d).await;
 
     let gid = ensure_group(&args.group);
@@ -144,6 +152,7 @@ async fn run(args: Args) -> Result<()> {
 
     wait_for_signal().await?;
     tracing::info!("shutting down; containers keep running");
+    network::shutdown(&d).await;
     for s in sockets {
         let _ = std::fs::remove_file(s);
     }

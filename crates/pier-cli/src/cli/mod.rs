@@ -148,6 +148,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: Option<SystemCmd>,
     },
+    /// Manage networks
+    Network {
+        #[command(subcommand)]
+        cmd: Option<crate::commands::network::NetworkCmd>,
+    },
     /// Manage volumes
     Volume {
         #[command(subcommand)]
@@ -292,7 +297,7 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["system", "df"] => "[OPTIONS]",
         ["container"] | ["image"] | ["system"] | ["volume"] => "COMMAND",
         ["volume", sub] => return crate::commands::volume::use_line(sub),
-        _ => return None,
+        _ => return crate::commands::network::use_line(path),
     })
 }
 
@@ -305,6 +310,8 @@ pub fn canonical(group: Option<&str>, name: &str) -> String {
         (Some("image"), "rmi" | "remove") => "rm".into(),
         (Some("volume"), "list") => "ls".into(),
         (Some("volume"), "remove") => "rm".into(),
+        (Some("network"), "list") => "ls".into(),
+        (Some("network"), "remove") => "rm".into(),
         _ => name.to_string(),
     }
 }
@@ -338,7 +345,7 @@ pub fn command_path(argv: &[String]) -> Vec<String> {
                 // Flags of the (sub)command: keep looking for a sub-verb only after a group.
                 if !matches!(
                     path[0].as_str(),
-                    "container" | "image" | "system" | "volume"
+                    "container" | "image" | "system" | "volume" | "network"
                 ) || path.len() > 1
                 {
                     break;
@@ -348,7 +355,7 @@ pub fn command_path(argv: &[String]) -> Vec<String> {
         }
         let group = path.first().map(String::as_str);
         path.push(canonical(group, a));
-        if !matches!(a, "container" | "image" | "system" | "volume") || path.len() > 1 {
+        if !matches!(a, "container" | "image" | "system" | "volume" | "network") || path.len() > 1 {
             break;
         }
         i += 1;

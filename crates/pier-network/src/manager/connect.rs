@@ -64,7 +64,13 @@ impl Networking {
             .ipam
             .ok_or_else(|| NetError::invalid(format!("network {} has no subnet", rec.name)))?;
         if rec.driver == Driver::Bridge {
+            let was_active = lock(&self.active).contains(&rec.id);
             self.ensure_bridge(&rec).await?;
+            // A bridge brought up by its first container (the default one)
+            // needs its NAT and isolation rules now, not at the next change.
+            if !was_active {
+                self.apply_firewall().await?;
+            }
         }
         let ip = self
             .store

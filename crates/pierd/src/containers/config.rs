@@ -145,13 +145,9 @@ fn normalize_host_config(
     let mode = hc.network_mode.clone().unwrap_or_default();
     let mode = match mode.as_str() {
         "" | "default" => "bridge".to_string(),
-        "none" | "host" | "bridge" => mode,
-        other if other.starts_with("container:") => {
-            return Err(ContainerError::InvalidParameter(format!(
-                "network mode {other} is not supported yet"
-            )))
-        }
-        other => return Err(ContainerError::NetworkNotFound(other.to_string())),
+        // Container and user-defined networks are checked against the
+        // daemon's state by `network::plan::validate_create`.
+        _ => mode,
     };
     hc.network_mode = Some(mode);
     if hc
@@ -348,12 +344,6 @@ mod tests {
         });
         let m = merge(b, &image(), ID).unwrap();
         assert_eq!(m.host_config.network_mode.as_deref(), Some("bridge"));
-        let mut b = body(Some(&["true"]), None);
-        b.host_config = Some(HostConfig {
-            network_mode: Some("nosuchnet".into()),
-            ..Default::default()
-        });
-        assert!(merge(b, &image(), ID).is_err());
     }
 
     #[test]

@@ -194,6 +194,7 @@ pub async fn remove_with_volumes(
         let _ = c.persist().await;
         return Err(e);
     }
+    crate::network::attach::release(d, &c.id).await;
     d.containers.forget(&c.id);
     {
         let rec = c.snapshot();

@@ -14,6 +14,7 @@ use super::etcfiles;
 use super::record::{ContainerRecord, StateRecord, Status};
 use super::store::{AttachStart, Container};
 use crate::daemon::Daemon;
+use crate::network::plan::StartPlan;
 use crate::runtime::{self, RuntimeError, ShimControl, ShimEvent, ShimReader, ShimRequest};
 
 /// How long START waits for parked attaches to subscribe.
@@ -59,9 +60,21 @@ pub async fn create(
     .map_err(|e| ContainerError::Runtime(format!("image lookup failed: {e}")))??;
 
     let id = new_id();
+    let mut endpoints_config = body
+        .networking_config
+        .clone()
+        .and_then(|n| n.endpoints_config)
+        .unwrap_or_default();
     let mut merged = config::merge(body, &image_config, &id)?;
     let more = super::hostspec::check_at_create(&mut merged.host_config)?;
     merged.warnings.extend(more);
+    crate::network::plan::validate_create(
+        d,
+        &merged.host_config,
+        &merged.config,
+        &mut endpoints_config,
+        &mut merged.warnings,
+    )?;
     let mut cfg = merged.config;
     cfg.image = Some(image_ref.clone());
     let mount_points =
@@ -80,6 +93,7 @@ pub async fn create(
         state: StateRecord::default(),
         restart_count: 0,
         mount_points,
+        endpoints_config,
     };
     let points = rec.mount_points.clone();
     let c = d
@@ -112,6 +126,7 @@ fn prepare_bundle(
     d: &Daemon,
     rec: &ContainerRecord,
     dir: &Path,
+    net: &StartPlan,
 ) -> Result<runtime::ShimConfig, ContainerError> {
     for sub in ["rootfs", "diff", "work"] {
         let p = dir.join(sub);
@@ -120,8 +135,12 @@ fn prepare_bundle(
     // A stale exit record from a previous run must not be mistaken for
     // this run's.
     let _ = std::fs::remove_file(dir.join("exit.json"));
-    let hostname = rec.config.hostname.clone().unwrap_or_default();
-    let domainname = rec.config.domainname.clone().unwrap_or_default();
+    let (hostname, domainname) = net.names().unwrap_or_else(|| {
+        (
+            rec.config.hostname.clone().unwrap_or_default(),
+            rec.config.domainname.clone().unwrap_or_default(),
+        )
+    });
     let host_network = rec.network_mode() == "host";
     etcfiles::write_all(dir, &hostname, &domainname, host_network)
         .ctx(|| format!("writing /etc files into {}", dir.display()))?;
@@ -143,16 +162,14 @@ fn prepare_bundle(
         hostname,
         domainname,
         tty: rec.tty(),
-        // "bridge" (the default) behaves like "none" until networking
-        // lands: a new network namespace with only lo.
-        network: if host_network {
-            runtime::NetworkMode::Host
-        } else {
-            runtime::NetworkMode::None
-        },
-        hostname_path: dir.join("hostname"),
-        hosts_path: dir.join("hosts"),
-        resolv_conf_path: dir.join("resolv.conf"),
+        network: net.runtime_mode(),
+        // `container:<x>` shares x's names and files, as Docker does.
+        hostname_path: net.etc_dir().unwrap_or(&dir.to_path_buf()).join("hostname"),
+        hosts_path: net.etc_dir().unwrap_or(&dir.to_path_buf()).join("hosts"),
+        resolv_conf_path: net
+            .etc_dir()
+            .unwrap_or(&dir.to_path_buf())
+            .join("resolv.conf"),
         readonly_rootfs: rec.host_config.readonly_rootfs.unwrap_or(false),
         console_size: console_size(rec),
         extra_mounts,
@@ -222,17 +239,49 @@ pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ContainerE
         g.rec.clone()
     };
     wait_previous_shim(c).await;
+    let net = match crate::network::plan::plan(d, &rec) {
+        Ok(n) => n,
+        // Through fail_start so parked attaches (docker run) are released.
+        Err(e) => {
+            let message = e.to_string();
+            return Err(fail_start(
+                d,
+                c,
+                RuntimeError::Create {
+                    exit_code: 128,
+                    message,
+                },
+            )
+            .await);
+        }
+    };
     let dd = d.clone();
     let dir = c.dir.clone();
     let rec2 = rec.clone();
-    let shim_cfg = tokio::task::spawn_blocking(move || prepare_bundle(&dd, &rec2, &dir))
+    let net2 = net.clone();
+    let shim_cfg = tokio::task::spawn_blocking(move || prepare_bundle(&dd, &rec2, &dir, &net2))
         .await
         .map_err(|e| ContainerError::Runtime(format!("prepare task failed: {e}")))??;
     let socket = shim_cfg.socket.clone();
     let _ = std::fs::remove_file(&socket);
 
-    if let Err(e) = runtime::launch(&d.shim_path, &shim_cfg, &c.dir.join("shim.json")).await {
-        return Err(fail_start(d, c, e).await);
+    let pid = match runtime::launch(&d.shim_path, &shim_cfg, &c.dir.join("shim.json")).await {
+        Ok(pid) => pid,
+        Err(e) => return Err(fail_start(d, c, e).await),
+    };
+    // The namespace exists and init waits for START: connect it now.
+    if let Err(e) = crate::network::attach::connect_at_start(d, &rec, &c.dir, pid, &net).await {
+        crate::network::attach::abort_created(&socket).await;
+        let msg = e.to_string();
+        return Err(fail_start(
+            d,
+            c,
+            RuntimeError::Create {
+                exit_code: 128,
+                message: msg,
+            },
+        )
+        .await);
     }
 
     match run_started(c, &socket, &rec).await {
@@ -485,6 +534,7 @@ pub async fn on_exit(
     };
     tracing::info!(id = %c.id, code, "container exited");
     super::mounts::on_stop(d, &c.snapshot());
+    crate::network::attach::release(d, &c.id).await;
     c.publish(|l| {
         l.exits += 1;
         l.running = false;

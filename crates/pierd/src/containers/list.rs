@@ -162,7 +162,11 @@ pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, 
         if f.contains("volume") && !super::mounts::uses_volume(&rec, f.get("volume")) {
             continue;
         }
-        if !f.get("network").is_empty() && !f.get("network").iter().any(|n| n == rec.network_mode())
+        if !f.get("network").is_empty()
+            && !f
+                .get("network")
+                .iter()
+                .any(|n| n == rec.network_mode() || rec.endpoints_config.contains_key(n))
         {
             continue;
         }
@@ -175,7 +179,9 @@ pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, 
                 .unwrap_or(0);
             (rw, rw + image_size)
         });
-        out.push(summary(&rec, now, size));
+        let mut row = summary(&rec, now, size);
+        crate::network::settings::fill_summary(d, &rec, &mut row);
+        out.push(row);
     }
     Ok(out)
 }

@@ -106,6 +106,10 @@ pub struct ContainerRecord {
     /// Volumes, binds and tmpfs mounts, resolved at create.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mount_points: Vec<pier_volume::mountpoint::MountPoint>,
+    /// `NetworkingConfig.EndpointsConfig`: the networks besides
+    /// `NetworkMode` and per-network options (`--ip`, aliases, MAC).
+    #[serde(default, skip_serializing_if = "std::collections::HashMap::is_empty")]
+    pub endpoints_config: std::collections::HashMap<String, models::EndpointSettings>,
 }
 
 impl ContainerRecord {
@@ -190,6 +194,7 @@ mod tests {
             state: Default::default(),
             restart_count: 0,
             mount_points: vec![],
+            endpoints_config: Default::default(),
         }
     }
 

@@ -360,6 +360,7 @@ mod tests {
             state: StateRecord::default(),
             restart_count: 0,
             mount_points: vec![],
+            endpoints_config: Default::default(),
         }
     }
 

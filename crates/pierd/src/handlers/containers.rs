@@ -71,6 +71,7 @@ pub async fn inspect(State(d): AppState, Path(id): Path<String>, q: Query) -> Ap
     if !execs.is_empty() {
         view["ExecIDs"] = serde_json::json!(execs);
     }
+    crate::network::settings::fill_inspect(&d, &rec, &mut view);
     Ok(json_response(StatusCode::OK, &view))
 }
 

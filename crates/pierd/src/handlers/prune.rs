@@ -189,15 +189,6 @@ pub async fn images(State(d): AppState, q: Query) -> ApiResult<Response> {
     ))
 }
 
-/// Nothing to prune until networks are wired into pierd.
-pub async fn networks(q: Query) -> ApiResult<Response> {
-    q.filters()?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "NetworksDeleted": null }),
-    ))
-}
-
 /// No build cache yet.
 pub async fn build_cache(q: Query) -> ApiResult<Response> {
     q.filters()?;

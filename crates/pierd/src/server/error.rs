@@ -20,6 +20,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Internal(String),
+    /// An error whose status its source decided (networking).
+    #[error("{1}")]
+    Status(StatusCode, String),
     #[error(transparent)]
     Container(#[from] ContainerError),
     #[error(transparent)]
@@ -38,6 +41,7 @@ impl ApiError {
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Status(s, _) => *s,
             ApiError::Image(e) => image_status(e),
             ApiError::Volume(e) => volume_status(e),
             ApiError::Container(e) => match e {

@@ -16,6 +16,7 @@ use crate::daemon::Daemon;
 use crate::handlers::{
     attach, containers, events, exec, fs, images, logs, ops, prune, system, volumes,
 };
+use crate::network::api as network;
 
 pub fn router(d: Arc<Daemon>) -> Router {
     Router::new()
@@ -57,11 +58,19 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/commit", post(fs::commit_container))
         .route("/containers/prune", post(prune::containers))
         .route("/images/prune", post(prune::images))
-        .route("/networks/prune", post(prune::networks))
         .route("/build/prune", post(prune::build_cache))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
+        .route("/networks", get(network::list))
+        .route("/networks/create", post(network::create))
+        .route("/networks/prune", post(network::prune))
+        .route(
+            "/networks/{id}",
+            get(network::inspect).delete(network::remove),
+        )
+        .route("/networks/{id}/connect", post(network::connect))
+        .route("/networks/{id}/disconnect", post(network::disconnect))
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::get_many))
