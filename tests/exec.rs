@@ -178,6 +178,14 @@ fn exec_detached_and_inspect() {
         .unwrap();
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["message"], "No exec command specified");
+    // exec keeps working with a container started before pierd restarted
+    let mut d = d;
+    d.kill9();
+    d.restart();
+    assert_eq!(
+        ok(d.pier(&["exec", "ex2", "echo", "after restart"])),
+        "after restart"
+    );
     ok(d.pier(&["rm", "-f", "ex2"]));
 }
 
