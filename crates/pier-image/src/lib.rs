@@ -8,6 +8,7 @@ mod changes;
 mod commit;
 mod compress;
 pub mod digest;
+mod distribution;
 mod error;
 mod fsutil;
 mod import;
@@ -19,6 +20,7 @@ mod store;
 mod unpack;
 
 pub use changes::apply_changes;
+pub use distribution::{build_manifest, PushImage, PushLayer};
 pub use error::ImageError;
 pub use records::{ImageRecord, ImageUser, ImportOptions, LayerRecord, LoadOutcome, UnpackStats};
 pub use store::ImageStore;

@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod containers;
+pub mod distribution;
 pub mod images;
 pub mod logs;
 pub mod system;

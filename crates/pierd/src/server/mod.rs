@@ -13,7 +13,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::daemon::Daemon;
-use crate::handlers::{attach, containers, images, logs, system};
+use crate::handlers::{attach, containers, distribution, images, logs, system};
 
 pub fn router(d: Arc<Daemon>) -> Router {
     Router::new()
@@ -39,6 +39,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::get_many))
         .route("/images/create", post(images::create))
+        .route("/auth", post(distribution::auth))
+        .route("/distribution/{*name}", get(distribution::inspect))
         .route(
             "/images/{*name}",
             get(images::get_named)
