@@ -125,6 +125,9 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
         Cmd::Unpause(a) => container::manage::pause(&c(&["unpause"]), a, "unpause").await,
         Cmd::Port(a) => container::manage::port(&c(&["port"]), a).await,
         Cmd::Pull(a) => image::pull::run(&c(&["pull"]), a).await,
+        Cmd::Push(a) => image::push::run(&c(&["push"]), a).await,
+        Cmd::Login(a) => image::login::login(&c(&["login"]), a).await,
+        Cmd::Logout(a) => image::login::logout(&c(&["logout"]), a).await,
         Cmd::Events(a) => system::events::run(&c(&["events"]), a).await,
         Cmd::Help { args } => {
             let mut argv = vec![BIN.to_string()];
@@ -220,6 +223,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
             Some(ImageCmd::Rm(a)) => image::remove::rmi(&c(&["image", "rm"]), a).await,
             Some(ImageCmd::History(a)) => image::history::run(&c(&["image", "history"]), a).await,
             Some(ImageCmd::Pull(a)) => image::pull::run(&c(&["image", "pull"]), a).await,
+            Some(ImageCmd::Push(a)) => image::push::run(&c(&["image", "push"]), a).await,
             Some(ImageCmd::Inspect(a)) => {
                 let x = c(&["image", "inspect"]);
                 x.require_min(&a.names, 1)?;

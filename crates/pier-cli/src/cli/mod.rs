@@ -112,6 +112,12 @@ pub enum Cmd {
     Port(PortArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Authenticate to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// Get real time events from the server
     Events(EventsArgs),
     /// Help about the command
@@ -196,6 +202,8 @@ pub enum ImageCmd {
     Inspect(ImageInspectArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +246,9 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["unpause"] | ["container", "unpause"] => "CONTAINER [CONTAINER...]",
         ["port"] | ["container", "port"] => "CONTAINER [PRIVATE_PORT[/PROTO]]",
         ["pull"] | ["image", "pull"] => "[OPTIONS] NAME[:TAG|@DIGEST]",
+        ["push"] | ["image", "push"] => "[OPTIONS] NAME[:TAG]",
+        ["login"] => "[OPTIONS] [SERVER]",
+        ["logout"] => "[SERVER]",
         ["info"] | ["system", "info"] => "[OPTIONS]",
         ["container"] | ["image"] | ["system"] => "COMMAND",
         _ => return None,

@@ -2,6 +2,9 @@
 
 pub mod history;
 pub mod list;
+pub mod login;
 pub mod pull;
+pub mod push;
+pub mod registry_auth;
 pub mod remove;
 pub mod transfer;

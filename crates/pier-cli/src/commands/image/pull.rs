@@ -42,11 +42,12 @@ pub async fn run(ctx: &Ctx, a: PullArgs) -> CmdResult {
         );
     let resp = ctx
         .client
-        .send(
+        .send_with_headers(
             hyper::Method::POST,
             &q.path("/images/create"),
             crate::client::empty(),
             None,
+            &crate::commands::image::registry_auth::headers_for(&r.domain),
         )
         .await?;
     if a.quiet {
