@@ -3,6 +3,8 @@
 //! in parallel. Clients are the project's `pier` and the real docker CLI.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -70,12 +72,19 @@ pub struct Daemon {
     pub data_root: PathBuf,
     pub exec_root: PathBuf,
     child: Option<Child>,
+    /// Extra pierd flags (see `start_empty_with`).
+    extra_args: Vec<String>,
 }
 
 impl Daemon {
     /// Starts pierd and loads busybox:latest into it.
     pub fn start() -> Daemon {
-        let d = Self::start_empty();
+        Self::start_with(&[])
+    }
+
+    /// Starts pierd with extra flags and loads busybox:latest into it.
+    pub fn start_with(extra_args: &[&str]) -> Daemon {
+        let d = Self::start_empty_with(extra_args);
         // Through the API directly, so every test does not depend on one client.
         let tar = std::fs::read(busybox_tar()).expect("read busybox tar");
         let r = raw_request(
@@ -97,6 +106,11 @@ impl Daemon {
 
     /// Starts pierd with no images.
     pub fn start_empty() -> Daemon {
+        Self::start_empty_with(&[])
+    }
+
+    /// Starts pierd with extra flags and no images.
+    pub fn start_empty_with(extra_args: &[&str]) -> Daemon {
         // Short paths: unix socket paths must stay under 108 bytes.
         let dir = tempfile::Builder::new()
             .prefix("pt")
@@ -111,6 +125,7 @@ impl Daemon {
             data_root,
             exec_root,
             child: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
         };
         d.spawn();
         d
@@ -131,6 +146,7 @@ impl Daemon {
             .arg(&self.exec_root)
             .arg("--shim-path")
             .arg(bin("pier-shim"))
+            .args(&self.extra_args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))

@@ -229,6 +229,10 @@ async fn pull_one(
     let images = d.images.clone();
     let manifest = (res.manifest.digest.clone(), res.manifest.bytes.clone());
     let config = res.config;
+    let config_digest = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&config))
+    );
     let (_, up_to_date) =
         tokio::task::spawn_blocking(move || images.register_pulled(config, manifest, refs))
             .await
@@ -237,6 +241,7 @@ async fn pull_one(
     for l in &res.layers {
         let _ = d.images.add_blob_source(&l.digest, &source);
     }
+    let _ = d.images.add_blob_source(&config_digest, &source);
     Ok(!up_to_date)
 }
 

@@ -147,8 +147,9 @@ async fn push_one(
     if regenerate {
         plan.manifest = pier_image::build_manifest(&plan);
     }
+    let source = format!("{}/{}", r.domain(), repo);
     if !c.blob_exists(&repo, &plan.id).await.map_err(push_err)? {
-        let loc = match c.start_upload(&repo, None).await.map_err(push_err)? {
+        let loc = match mount_or_start(&d.images, c, r, &plan.id).await?.0 {
             UploadOutcome::Started(l) => l,
             UploadOutcome::Mounted => String::new(),
         };
@@ -162,6 +163,7 @@ async fn push_one(
                 .map_err(push_err)?;
         }
     }
+    let _ = d.images.add_blob_source(&plan.id, &source);
     let tag = r.tag().unwrap_or("latest").to_string();
     let size = plan.manifest.len();
     let digest = c
@@ -178,6 +180,36 @@ async fn push_one(
         json!({ "progressDetail": {}, "aux": { "Tag": tag, "Digest": digest, "Size": size } }),
     );
     Ok(())
+}
+
+/// Mounts `digest` from another repository of the same registry where it
+/// is known to exist (returning where from), else starts an upload.
+async fn mount_or_start(
+    images: &ImageStore,
+    c: &RegistryClient,
+    r: &Reference,
+    digest: &str,
+) -> Result<(UploadOutcome, String), ApiError> {
+    let prefix = format!("{}/", r.domain());
+    for src in images.blob_sources(digest) {
+        let Some(from) = src.strip_prefix(&prefix) else {
+            continue;
+        };
+        if from == r.path() {
+            continue;
+        }
+        match c.start_upload(r.path(), Some((digest, from))).await {
+            Ok(UploadOutcome::Mounted) => {
+                tracing::debug!("mounted {digest} from {from}");
+                return Ok((UploadOutcome::Mounted, from.to_string()));
+            }
+            // The registry started a normal upload instead.
+            Ok(started) => return Ok((started, String::new())),
+            Err(e) => tracing::debug!("mount of {digest} from {from} failed: {e}"),
+        }
+    }
+    let started = c.start_upload(r.path(), None).await.map_err(push_err)?;
+    Ok((started, String::new()))
 }
 
 async fn push_layer(
@@ -225,34 +257,13 @@ async fn push_layer(
             return Ok(layer);
         }
     }
-    let prefix = format!("{}/", r.domain());
-    let mut location = None;
-    for src in images.blob_sources(&layer.digest) {
-        let Some(from) = src.strip_prefix(&prefix) else {
-            continue;
-        };
-        if from == repo {
-            continue;
+    let location = match mount_or_start(&images, &c, &r, &layer.digest).await? {
+        (UploadOutcome::Mounted, from) => {
+            progress.status_id(&sid, &format!("Mounted from {from}"));
+            let _ = images.add_blob_source(&layer.digest, &source);
+            return Ok(layer);
         }
-        match c.start_upload(&repo, Some((&layer.digest, from))).await {
-            Ok(UploadOutcome::Mounted) => {
-                progress.status_id(&sid, &format!("Mounted from {from}"));
-                let _ = images.add_blob_source(&layer.digest, &source);
-                return Ok(layer);
-            }
-            Ok(UploadOutcome::Started(loc)) => {
-                location = Some(loc);
-                break;
-            }
-            Err(e) => tracing::debug!("mount of {} from {from} failed: {e}", layer.digest),
-        }
-    }
-    let location = match location {
-        Some(l) => l,
-        None => match c.start_upload(&repo, None).await.map_err(push_err)? {
-            UploadOutcome::Started(l) => l,
-            UploadOutcome::Mounted => return Ok(layer),
-        },
+        (UploadOutcome::Started(l), _) => l,
     };
     let file = tokio::fs::File::open(&layer.path)
         .await
