@@ -168,6 +168,17 @@ fn push_and_pull_round_trip_with_pier_and_docker() {
         reg.log().contains("mount=sha256") && reg.log().contains("from=busybox"),
         "registry log shows no mount"
     );
+    // On a terminal every layer keeps one line, rewritten in place.
+    let t = Daemon::start_empty();
+    let mut cmd = t.pier_cmd();
+    cmd.args(["pull", &remote]);
+    let (tty_out, code) = run_in_pty(cmd, &[], std::time::Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{tty_out}");
+    assert!(
+        tty_out.contains("\x1b[1A") && tty_out.contains("\x1b[2K"),
+        "{tty_out:?}"
+    );
+    assert!(tty_out.contains(": Pull complete"), "{tty_out:?}");
     // -a pulls every tag.
     let e = Daemon::start_empty();
     let out = ok(e.pier(&["pull", "-a", &format!("{r}/mirror/busybox")]));

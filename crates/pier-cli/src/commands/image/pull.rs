@@ -60,6 +60,8 @@ pub async fn run(ctx: &Ctx, a: PullArgs) -> CmdResult {
                 return Err(CmdError::new(1, e));
             }
         }
+    } else if crate::tty::is_terminal(1) {
+        crate::commands::image::progress_tty::display(resp).await?;
     } else {
         display_json_stream(resp, false).await?;
     }

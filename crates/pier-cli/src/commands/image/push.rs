@@ -55,6 +55,8 @@ pub async fn run(ctx: &Ctx, a: PushArgs) -> CmdResult {
             }
         }
         output::outln(&r.familiar_string());
+    } else if crate::tty::is_terminal(1) {
+        crate::commands::image::progress_tty::display(resp).await?;
     } else {
         display_json_stream(resp, false).await?;
     }
