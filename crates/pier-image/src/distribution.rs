@@ -571,3 +571,143 @@ pub fn build_manifest(img: &PushImage) -> Vec<u8> {
     });
     serde_json::to_vec_pretty(&manifest).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::sha256_digest;
+
+    /// (gzip blob, blob digest, diff id) of a small layer.
+    fn layer() -> (Vec<u8>, String, String) {
+        let mut b = tar::Builder::new(Vec::new());
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, "file.bin", &data[..]).unwrap();
+        let plain = b.into_inner().unwrap();
+        let diff_id = sha256_digest(&plain);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&plain).unwrap();
+        let blob = gz.finish().unwrap();
+        let digest = sha256_digest(&blob);
+        (blob, digest, diff_id)
+    }
+
+    /// Fails with a connection error after `n` bytes.
+    struct Cut<'a> {
+        data: &'a [u8],
+        n: usize,
+    }
+
+    impl Read for Cut<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.n == 0 {
+                return Err(io::Error::new(io::ErrorKind::ConnectionReset, "cut"));
+            }
+            let k = buf.len().min(self.n).min(self.data.len());
+            buf[..k].copy_from_slice(&self.data[..k]);
+            self.data = &self.data[k..];
+            self.n -= k;
+            Ok(k)
+        }
+    }
+
+    fn count(dir: &std::path::Path) -> usize {
+        fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    }
+
+    #[test]
+    fn verified_layers_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let (blob, digest, diff_id) = layer();
+        let mut seen = 0;
+        store
+            .pull_layer(
+                &mut &blob[..],
+                0,
+                &digest,
+                blob.len() as u64,
+                &diff_id,
+                &mut |n| seen = n,
+            )
+            .unwrap();
+        assert_eq!(seen, blob.len() as u64);
+        assert!(store.has_layer_diff(&diff_id));
+        assert!(store.paths.blob(&digest).unwrap().exists());
+        assert_eq!(count(&store.paths.tmp), 0);
+    }
+
+    #[test]
+    fn corrupt_blobs_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let (mut blob, digest, diff_id) = layer();
+        let mid = blob.len() / 2;
+        blob[mid] ^= 0xff;
+        let err = store
+            .pull_layer(
+                &mut &blob[..],
+                0,
+                &digest,
+                blob.len() as u64,
+                &diff_id,
+                &mut |_| {},
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("verification failed"), "{err}");
+        assert!(!store.has_layer_diff(&diff_id));
+        assert_eq!(count(&store.paths.blobs), 0);
+        assert_eq!(count(&store.paths.layers), 0);
+        assert_eq!(count(&store.paths.tmp), 0);
+    }
+
+    #[test]
+    fn cut_downloads_resume_from_the_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        let (blob, digest, diff_id) = layer();
+        let size = blob.len() as u64;
+        let half = blob.len() / 2;
+        let err = store
+            .pull_layer(
+                &mut Cut {
+                    data: &blob,
+                    n: half,
+                },
+                0,
+                &digest,
+                size,
+                &diff_id,
+                &mut |_| {},
+            )
+            .unwrap_err();
+        assert!(!store.has_layer_diff(&diff_id), "{err}");
+        assert_eq!(store.partial_len(&digest), half as u64);
+        // The rest, as a range request would return it.
+        store
+            .pull_layer(
+                &mut &blob[half..],
+                half as u64,
+                &digest,
+                size,
+                &diff_id,
+                &mut |_| {},
+            )
+            .unwrap();
+        assert!(store.has_layer_diff(&diff_id));
+        assert_eq!(store.partial_len(&digest), 0);
+        // A short body (clean EOF) keeps the partial too.
+        let dir2 = tempfile::tempdir().unwrap();
+        let store2 = ImageStore::open(dir2.path()).unwrap();
+        assert!(store2
+            .pull_layer(&mut &blob[..half], 0, &digest, size, &diff_id, &mut |_| {})
+            .is_err());
+        assert_eq!(store2.partial_len(&digest), half as u64);
+    }
+}
