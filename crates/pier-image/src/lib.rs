@@ -12,6 +12,7 @@ mod distribution;
 mod error;
 mod fsutil;
 mod import;
+mod push_export;
 mod query;
 pub mod records;
 pub mod reference;
@@ -20,8 +21,8 @@ mod store;
 mod unpack;
 
 pub use changes::apply_changes;
-pub use distribution::{build_manifest, PushImage, PushLayer};
 pub use error::ImageError;
+pub use push_export::{build_manifest, PushImage, PushLayer};
 pub use records::{ImageRecord, ImageUser, ImportOptions, LayerRecord, LoadOutcome, UnpackStats};
 pub use store::ImageStore;
 pub use unpack::LayerUnpacker;

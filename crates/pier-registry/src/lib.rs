@@ -20,6 +20,7 @@ pub mod endpoint;
 mod error;
 mod http;
 pub mod manifest;
+mod upload;
 
 pub use auth::Credentials;
 pub use client::{BlobStream, RegistryClient, UploadOutcome};
