@@ -38,6 +38,41 @@ impl Read for Watched<'_> {
     }
 }
 
+/// Reads the chunks another thread sends, EOF when it hangs up.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl ChannelReader {
+    fn new(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> Self {
+        Self {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(chunk) => {
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// Counts bytes read, reporting to a callback.
 pub(crate) struct Progress<'a, R> {
     pub inner: R,
@@ -149,41 +184,69 @@ impl ImageStore {
             report: progress,
         };
         let mut blob_hash = HashingReader::new(counted);
-        let result = (|| -> Result<(String, u64, NewLayer)> {
-            let staged = self.staging("layer")?;
-            let (plain, kind) =
-                compress::decompress(BufReader::with_capacity(256 * 1024, &mut blob_hash))?;
-            let mut tar_hash = HashingReader::new(plain);
-            let stats = LayerUnpacker::unpack(&mut tar_hash, staged.path())?;
-            let (got_diff, tar_size) = tar_hash
-                .finish()
-                .map_err(|e| ImageError::bad(format!("reading layer {digest}: {e}")))?;
-            if got_diff != diff_id {
-                return Err(ImageError::bad(format!(
-                    "layer {digest}: invalid diffID: expected {diff_id}, got {got_diff}"
-                )));
-            }
-            Ok((
-                got_diff.clone(),
-                tar_size,
-                NewLayer {
-                    diff_id: got_diff,
-                    dir: Some(staged),
-                    blob: StagedBlob {
-                        path: part.clone(),
-                        digest: digest.to_string(),
-                        size,
-                    },
-                    blob_guard: None,
-                    media_type: kind.layer_media_type().to_string(),
-                    size: stats.bytes,
+        // Two threads: this one reads, hashes and stores the blob; the
+        // other decompresses, hashes and unpacks the tar as it arrives.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+        let (result, finished) = std::thread::scope(|scope| {
+            let unpacker = scope.spawn(|| -> Result<(String, u64, NewLayer)> {
+                let staged = self.staging("layer")?;
+                let (plain, kind) = compress::decompress(BufReader::with_capacity(
+                    256 * 1024,
+                    ChannelReader::new(rx),
+                ))?;
+                let mut tar_hash = HashingReader::new(plain);
+                let stats = LayerUnpacker::unpack(&mut tar_hash, staged.path())?;
+                let (got_diff, tar_size) = tar_hash
+                    .finish()
+                    .map_err(|e| ImageError::bad(format!("reading layer {digest}: {e}")))?;
+                if got_diff != diff_id {
+                    return Err(ImageError::bad(format!(
+                        "layer {digest}: invalid diffID: expected {diff_id}, got {got_diff}"
+                    )));
+                }
+                Ok((
+                    got_diff.clone(),
                     tar_size,
-                },
-            ))
-        })();
-        // finish() reads what the decompressor left (trailing padding): it
-        // still belongs to the blob and its digest.
-        let finished = blob_hash.finish();
+                    NewLayer {
+                        diff_id: got_diff,
+                        dir: Some(staged),
+                        blob: StagedBlob {
+                            path: part.clone(),
+                            digest: digest.to_string(),
+                            size,
+                        },
+                        blob_guard: None,
+                        media_type: kind.layer_media_type().to_string(),
+                        size: stats.bytes,
+                        tar_size,
+                    },
+                ))
+            });
+            // Every byte counts towards the digest, so reading goes on
+            // after the unpacker gave up (bad data).
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut tx = Some(tx);
+            let fed: io::Result<()> = loop {
+                match blob_hash.read(&mut buf) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => {
+                        if tx
+                            .as_ref()
+                            .is_some_and(|t| t.send(buf[..n].to_vec()).is_err())
+                        {
+                            tx = None;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => break Err(e),
+                }
+            };
+            drop(tx);
+            let result = unpacker
+                .join()
+                .unwrap_or_else(|_| Err(ImageError::bad("layer unpacker panicked")));
+            (result, fed.and_then(|()| blob_hash.finish()))
+        });
         // A broken connection keeps the partial file (every byte in it came
         // from the registry) so the next pull resumes; bad data removes it.
         let (got, n) = match finished {
