@@ -108,6 +108,14 @@ fn push_and_pull_round_trip_with_pier_and_docker() {
         .and_then(|l| l.split_whitespace().next())
         .expect("digest line")
         .to_string();
+    let pushed = ok(a.pier(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RepoDigests}}",
+        "busybox",
+    ]));
+    assert!(pushed.contains(&format!("{remote}@{digest}")), "{pushed}");
 
     // pier pulls it into a fresh daemon: same image ID, and it runs.
     let b = Daemon::start_empty();

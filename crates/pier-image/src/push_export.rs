@@ -77,6 +77,21 @@ struct LayerDesc {
 }
 
 impl ImageStore {
+    /// Records `repo@digest` for image `id` after a push, as Docker lists
+    /// pushed manifests in RepoDigests.
+    pub fn add_repo_digest(
+        &self,
+        id: &str,
+        repo_at_digest: &crate::reference::Reference,
+    ) -> Result<()> {
+        let mut st = self.lock();
+        if st.visible(id).is_none() {
+            return Err(ImageError::NotFound(id.to_string()));
+        }
+        self.set_ref_locked(&mut st, &repo_at_digest.familiar(), id)?;
+        atomic_write_json(&self.paths.repositories, &st.refs)
+    }
+
     /// Remembers that `digest` exists in `repo` (`host/path`) so a later
     /// push to another repository of that registry can mount it.
     pub fn add_blob_source(&self, digest: &str, repo: &str) -> Result<()> {

@@ -175,6 +175,7 @@ async fn push_one(
         )
         .await
         .map_err(push_err)?;
+    let _ = d.images.add_repo_digest(&plan.id, &r.with_digest(&digest));
     progress.status(&format!("{tag}: digest: {digest} size: {size}"));
     progress.send(
         json!({ "progressDetail": {}, "aux": { "Tag": tag, "Digest": digest, "Size": size } }),
