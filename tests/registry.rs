@@ -269,7 +269,8 @@ fn interrupted_pull_resumes_without_refetching_completed_layers() {
     let big = m["layers"][1]["digest"].as_str().unwrap().to_string();
 
     let proxy = Proxy::start(reg.port, ProxyMode::CutBlobOnce { min: 1_000_000 });
-    let b = Daemon::start_empty();
+    // One download at a time: the second layer waits for the first.
+    let b = Daemon::start_empty_with(&["--max-concurrent-downloads", "1"]);
     let via = format!("{}/twolayer", proxy.addr());
     let first = b.pier(&["pull", &via]);
     assert!(
@@ -277,6 +278,7 @@ fn interrupted_pull_resumes_without_refetching_completed_layers() {
         "the cut pull succeeded: {}",
         stdout(&first)
     );
+    assert!(stdout(&first).contains(": Waiting"), "{}", stdout(&first));
     let out = ok(b.pier(&["pull", &via]));
     assert!(
         out.contains(&format!("{}: Already exists", &small[7..19])),
