@@ -464,8 +464,11 @@ pub struct PushArgs {
     /// Skip image signing
     #[arg(long = "disable-content-trust", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub disable_content_trust: Option<bool>,
-    /// Push a platform-specific manifest as a single-platform image to the registry
-    #[arg(long, value_name = "string")]
+    #[arg(
+        long,
+        value_name = "string",
+        help = "Push a platform-specific manifest as a single-platform image to the registry.\nImage index won't be pushed, meaning that other manifests, including attestations won't be preserved.\n'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)"
+    )]
     pub platform: Option<String>,
     /// Suppress verbose output
     #[arg(short = 'q', long)]

@@ -115,8 +115,14 @@ pub enum Cmd {
     /// Upload an image to a registry
     Push(PushArgs),
     /// Authenticate to a registry
+    #[command(
+        long_about = "Authenticate to a registry.\nDefaults to Docker Hub if no server is specified."
+    )]
     Login(LoginArgs),
     /// Log out from a registry
+    #[command(
+        long_about = "Log out from a registry.\nIf no server is specified, the default is defined by the daemon."
+    )]
     Logout(LogoutArgs),
     /// Get real time events from the server
     Events(EventsArgs),
