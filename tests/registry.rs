@@ -139,6 +139,7 @@ fn push_and_pull_round_trip_with_pier_and_docker() {
         out.contains(&format!("Status: Image is up to date for {remote}:latest")),
         "{out}"
     );
+    assert!(!out.contains("Already exists"), "{out}");
     let digests = ok(b.pier(&[
         "image",
         "inspect",

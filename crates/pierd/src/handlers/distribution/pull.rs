@@ -194,8 +194,17 @@ async fn pull_one(
 ) -> Result<bool, ApiError> {
     let id = r.digest().or(r.tag()).unwrap_or("latest").to_string();
     progress.send(serde_json::json!({ "status": format!("Pulling from {}", r.path()), "id": id }));
+    // As dockerd: an image whose config is already here needs no layers.
+    let config_digest = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&res.config))
+    );
+    let have_image = d.images.get(&config_digest).is_ok();
     let mut tasks = Vec::new();
     for (desc, diff_id) in res.layers.iter().zip(&res.diff_ids) {
+        if have_image {
+            break;
+        }
         let sid = short(&desc.digest);
         if d.images.has_layer_diff(diff_id) {
             progress.status_id(&sid, "Already exists");
@@ -229,10 +238,6 @@ async fn pull_one(
     let images = d.images.clone();
     let manifest = (res.manifest.digest.clone(), res.manifest.bytes.clone());
     let config = res.config;
-    let config_digest = format!(
-        "sha256:{}",
-        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&config))
-    );
     let (_, up_to_date) =
         tokio::task::spawn_blocking(move || images.register_pulled(config, manifest, refs))
             .await
