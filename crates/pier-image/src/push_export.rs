@@ -293,10 +293,9 @@ impl ImageStore {
             done: 0,
             report: progress,
         };
-        let hashing = HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, file));
-        let mut gz = flate2::write::GzEncoder::new(hashing, flate2::Compression::fast());
-        io::copy(&mut counted, &mut gz).ctx(|| format!("compressing layer {}", layer.diff_id))?;
-        let hashing = gz.finish().ctx(|| "finishing gzip".into())?;
+        let mut hashing = HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, file));
+        parallel_gzip(&mut counted, &mut hashing)
+            .ctx(|| format!("compressing layer {}", layer.diff_id))?;
         let (mut w, digest, size) = hashing.finish();
         w.flush().ctx(|| "writing gzip blob".into())?;
         layer.digest = digest.clone();
@@ -311,6 +310,76 @@ impl ImageStore {
             &dir.join(format!("{hex}.json")),
             &GzipRecord { digest, size },
         )
+    }
+}
+
+/// Bytes of tar per gzip member. Fixed, so the output (and its digest) does
+/// not depend on the number of threads.
+const GZIP_CHUNK: usize = 4 << 20;
+
+/// pigz-style gzip: chunks compressed on all cores, written in order as
+/// concatenated gzip members (a valid gzip stream: Go's, zlib's and our
+/// readers all read multi-member files). Compression dominates push time.
+fn parallel_gzip(input: &mut dyn io::Read, out: &mut dyn Write) -> io::Result<()> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let mut total = 0usize;
+    loop {
+        let mut chunks = Vec::with_capacity(threads);
+        let mut eof = false;
+        while chunks.len() < threads {
+            let mut buf = Vec::with_capacity(GZIP_CHUNK);
+            io::Read::read_to_end(
+                &mut io::Read::take(&mut *input, GZIP_CHUNK as u64),
+                &mut buf,
+            )?;
+            eof = buf.len() < GZIP_CHUNK;
+            if !buf.is_empty() {
+                chunks.push(buf);
+            }
+            if eof {
+                break;
+            }
+        }
+        if chunks.is_empty() && total > 0 {
+            return Ok(());
+        }
+        if chunks.is_empty() {
+            // An empty layer is still one gzip member.
+            chunks.push(Vec::new());
+        }
+        let compressed: Vec<io::Result<Vec<u8>>> = std::thread::scope(|s| {
+            let workers: Vec<_> = chunks
+                .iter()
+                .map(|c| {
+                    s.spawn(move || {
+                        let mut gz = flate2::write::GzEncoder::new(
+                            Vec::with_capacity(c.len() / 2 + 64),
+                            flate2::Compression::fast(),
+                        );
+                        gz.write_all(c)?;
+                        gz.finish()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("gzip worker panicked")))
+                })
+                .collect()
+        });
+        for c in compressed {
+            let c = c?;
+            total += c.len();
+            out.write_all(&c)?;
+        }
+        if eof {
+            return Ok(());
+        }
     }
 }
 
@@ -340,4 +409,27 @@ pub fn build_manifest(img: &PushImage) -> Vec<u8> {
         "layers": layers,
     });
     serde_json::to_vec_pretty(&manifest).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn parallel_gzip_is_one_readable_deterministic_stream() {
+        for len in [0usize, 10, GZIP_CHUNK, GZIP_CHUNK * 3 + 17] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            let mut a = Vec::new();
+            parallel_gzip(&mut &data[..], &mut a).unwrap();
+            let mut b = Vec::new();
+            parallel_gzip(&mut &data[..], &mut b).unwrap();
+            assert_eq!(a, b);
+            let mut back = Vec::new();
+            flate2::read::MultiGzDecoder::new(&a[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, data);
+        }
+    }
 }
