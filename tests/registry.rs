@@ -573,6 +573,15 @@ fn manifest_lists_select_the_platform_and_zstd_layers_pull() {
         &index,
     );
     let b = Daemon::start_empty();
+    let wrong = b.pier(&["pull", "--platform", "linux/arm64", &remote]);
+    assert!(!wrong.status.success());
+    assert!(
+        stderr(&wrong).contains(
+            "does not match the specified platform: wanted linux/arm64, actual: linux/amd64"
+        ),
+        "{}",
+        stderr(&wrong)
+    );
     let tagged = format!("{remote}:index");
     let bad = b.pier(&["pull", "--platform", "linux/s390x", &tagged]);
     assert!(!bad.status.success());

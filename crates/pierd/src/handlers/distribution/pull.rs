@@ -53,6 +53,7 @@ async fn resolve(
     r: &Reference,
     reference: &str,
     platform: &Platform,
+    explicit_platform: bool,
 ) -> Result<Resolved, ApiError> {
     let repo = r.path();
     let top = c
@@ -60,6 +61,7 @@ async fn resolve(
         .await
         .map_err(|e| pull_error(r, e))?;
     let top_digest = top.digest.clone();
+    let top_kind_is_image = matches!(top.kind, ManifestKind::Image(_));
     let manifest = match &top.kind {
         ManifestKind::Index(idx) => {
             let d = idx.select(platform).map_err(|e| pull_error(r, e))?;
@@ -81,6 +83,20 @@ async fn resolve(
         .await
         .map_err(|e| pull_error(r, e))?;
     let diff_ids = ImageStore::config_diff_ids(&config)?;
+    if explicit_platform && top_kind_is_image {
+        let v: serde_json::Value = serde_json::from_slice(&config).unwrap_or_default();
+        let actual = Platform {
+            os: v["os"].as_str().unwrap_or_default().to_string(),
+            architecture: v["architecture"].as_str().unwrap_or_default().to_string(),
+            variant: v["variant"].as_str().unwrap_or_default().to_string(),
+        };
+        if !platform.matches(&actual) {
+            return Err(ApiError::NotFound(format!(
+                "image with reference {} was found but does not match the specified platform: wanted {platform}, actual: {actual}",
+                r.familiar()
+            )));
+        }
+    }
     if diff_ids.len() != layers.len() {
         return Err(ApiError::BadRequest(format!(
             "manifest {} has {} layers but its config lists {} diff IDs",
@@ -109,6 +125,7 @@ pub async fn pull(d: Arc<Daemon>, q: &Query, headers: &HeaderMap) -> ApiResult<R
         _ => named,
     };
     let all_tags = r.is_name_only();
+    let explicit_platform = q.get_nonempty("platform").is_some();
     let platform = match q.get_nonempty("platform") {
         Some(p) => Platform::parse(p).map_err(|e| ApiError::BadRequest(e.to_string()))?,
         None => Platform::host(),
@@ -132,7 +149,7 @@ pub async fn pull(d: Arc<Daemon>, q: &Query, headers: &HeaderMap) -> ApiResult<R
         )
     } else {
         let reference = r.digest().or(r.tag()).unwrap_or("latest").to_string();
-        let first = resolve(&c, &r, &reference, &platform).await?;
+        let first = resolve(&c, &r, &reference, &platform, explicit_platform).await?;
         (vec![r.clone()], Some(first))
     };
     let (progress, writer, body) = new_stream();
@@ -144,7 +161,7 @@ pub async fn pull(d: Arc<Daemon>, q: &Query, headers: &HeaderMap) -> ApiResult<R
                 Some(f) => Ok(f),
                 None => {
                     let reference = target.tag().unwrap_or("latest").to_string();
-                    resolve(&c, target, &reference, &platform).await
+                    resolve(&c, target, &reference, &platform, explicit_platform).await
                 }
             };
             let outcome = match resolved {
