@@ -7,7 +7,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+
+use super::{ok, Daemon};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -467,4 +469,18 @@ fn handle(
         _ => client.write_all(&resp_body)?,
     }
     Ok(())
+}
+
+pub fn image_id(d: &Daemon, name: &str) -> String {
+    ok(d.pier(&["image", "inspect", "--format", "{{.Id}}", name]))
+}
+
+/// `pier` with its own docker config dir (credentials).
+pub fn pier_as(d: &Daemon, config: &Path, args: &[&str]) -> Output {
+    d.pier_cmd()
+        .env("DOCKER_CONFIG", config)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pier")
 }
