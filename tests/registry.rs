@@ -500,3 +500,35 @@ fn saved_archives_are_read_by_skopeo_and_umoci() {
     ));
     assert!(bundle.join("rootfs/bin/busybox").exists());
 }
+
+#[test]
+fn push_all_tags_and_errors_for_missing_tags() {
+    let reg = Registry::start();
+    let a = Daemon::start();
+    let repo = format!("{}/many", reg.addr());
+    for t in ["one", "two"] {
+        ok(a.pier(&["tag", "busybox", &format!("{repo}:{t}")]));
+    }
+    let out = ok(a.pier(&["push", "-a", &repo]));
+    assert!(out.contains("one: digest: sha256:"), "{out}");
+    assert!(out.contains("two: digest: sha256:"), "{out}");
+    let tags = sh(&format!("curl -sf http://{}/v2/many/tags/list", reg.addr()));
+    assert!(
+        tags.contains("\"one\"") && tags.contains("\"two\""),
+        "{tags}"
+    );
+    let missing = a.pier(&["push", &format!("{repo}:three")]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains(&format!("tag does not exist: {repo}:three")),
+        "{}",
+        stderr(&missing)
+    );
+    let none = a.docker(&["push", "-a", &format!("{}/nothing", reg.addr())]);
+    assert!(!none.status.success());
+    assert!(
+        stderr(&none).contains("An image does not exist locally with the tag"),
+        "{}",
+        stderr(&none)
+    );
+}
