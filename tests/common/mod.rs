@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod network;
+pub mod registry;
 pub mod volumes;
 
 use std::io::{Read, Write};
@@ -75,12 +76,19 @@ pub struct Daemon {
     /// This daemon's unique bridge, subnets and nftables names.
     pub net: network::NetSlot,
     child: Option<Child>,
+    /// Extra pierd flags (see `start_empty_with`).
+    extra_args: Vec<String>,
 }
 
 impl Daemon {
     /// Starts pierd and loads busybox:latest into it.
     pub fn start() -> Daemon {
-        let d = Self::start_empty();
+        Self::start_with(&[])
+    }
+
+    /// Starts pierd with extra flags and loads busybox:latest into it.
+    pub fn start_with(extra_args: &[&str]) -> Daemon {
+        let d = Self::start_empty_with(extra_args);
         // Through the API directly, so every test does not depend on one client.
         let tar = std::fs::read(busybox_tar()).expect("read busybox tar");
         let r = raw_request(
@@ -102,6 +110,11 @@ impl Daemon {
 
     /// Starts pierd with no images.
     pub fn start_empty() -> Daemon {
+        Self::start_empty_with(&[])
+    }
+
+    /// Starts pierd with extra flags and no images.
+    pub fn start_empty_with(extra_args: &[&str]) -> Daemon {
         // Short paths: unix socket paths must stay under 108 bytes.
         let dir = tempfile::Builder::new()
             .prefix("pt")
@@ -117,6 +130,7 @@ impl Daemon {
             exec_root,
             net: network::NetSlot::acquire(),
             child: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
         };
         d.spawn();
         d
@@ -138,6 +152,7 @@ impl Daemon {
             .arg("--shim-path")
             .arg(bin("pier-shim"))
             .args(self.net.daemon_args())
+            .args(&self.extra_args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))

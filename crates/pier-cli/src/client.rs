@@ -246,6 +246,19 @@ impl Client {
         body: Body,
         content_type: Option<&str>,
     ) -> Result<Response<Incoming>, ClientError> {
+        self.send_with_headers(method, path, body, content_type, &[])
+            .await
+    }
+
+    /// [`send`](Self::send) with extra headers (`X-Registry-Auth`).
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        content_type: Option<&str>,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>, ClientError> {
         let io = self.connect().await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
@@ -253,7 +266,15 @@ impl Client {
         tokio::spawn(async move {
             let _ = conn.with_upgrades().await;
         });
-        let req = self.request(method, path, body, content_type);
+        let mut req = self.request(method, path, body, content_type);
+        for (k, v) in headers {
+            if let (Ok(k), Ok(v)) = (
+                hyper::header::HeaderName::from_bytes(k.as_bytes()),
+                hyper::header::HeaderValue::from_str(v),
+            ) {
+                req.headers_mut().insert(k, v);
+            }
+        }
         let resp = sender.send_request(req).await.map_err(|e| {
             let mut msg = format!("error during connect: {e}");
             if self.tls.is_none() && matches!(self.endpoint, Endpoint::Tcp { .. }) && e.is_parse() {

@@ -31,7 +31,8 @@ fn aliases(path: &[&str]) -> Option<String> {
         ["info"] | ["system", "info"] => vec!["system info".into(), "info".into()],
         ["events"] | ["system", "events"] => vec!["system events".into(), "events".into()],
         ["inspect"] | ["version"] | ["container", "inspect"] | ["image", "inspect"] => return None,
-        ["load"] | ["save"] | ["import"] | ["tag"] | ["history"] | ["pull"] => {
+        ["login"] | ["logout"] => return None,
+        ["load"] | ["save"] | ["import"] | ["tag"] | ["history"] | ["pull"] | ["push"] => {
             vec![format!("image {verb}"), verb.to_string()]
         }
         ["volume", "ls"] => vec!["volume ls".into(), "volume list".into()],
@@ -62,6 +63,7 @@ fn default_true(path: &[&str], long: &str) -> bool {
             | (Some("attach"), "sig-proxy")
             | (Some("history"), "human")
             | (Some("pull"), "disable-content-trust")
+            | (Some("push"), "disable-content-trust")
     )
 }
 
@@ -239,12 +241,18 @@ pub fn render(root: &Command, path: &[&str]) -> String {
     let Some(cmd) = find(root, path) else {
         return String::new();
     };
-    let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+    let about = cmd
+        .get_long_about()
+        .or(cmd.get_about())
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     if path.is_empty() {
         let mut out = format!("Usage:  {BIN} [OPTIONS] COMMAND\n\n{about}\n\nCommon Commands:");
         out.push_str(&subcommand_list(
             cmd,
-            &["run", "exec", "ps", "pull", "images", "version", "info"],
+            &[
+                "run", "exec", "ps", "pull", "push", "images", "login", "logout", "version", "info",
+            ],
         ));
         out.push_str("\n\nManagement Commands:");
         out.push_str(&subcommand_list(

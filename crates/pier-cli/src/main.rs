@@ -126,6 +126,9 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
         Cmd::Unpause(a) => container::manage::pause(&c(&["unpause"]), a, "unpause").await,
         Cmd::Port(a) => container::manage::port(&c(&["port"]), a).await,
         Cmd::Pull(a) => image::pull::run(&c(&["pull"]), a).await,
+        Cmd::Push(a) => image::push::run(&c(&["push"]), a).await,
+        Cmd::Login(a) => image::login::login(&c(&["login"]), a).await,
+        Cmd::Logout(a) => image::login::logout(&c(&["logout"]), a).await,
         Cmd::Events(a) => system::events::run(&c(&["events"]), a).await,
         Cmd::Cp(a) => container::files::cp(&c(&["cp"]), a).await,
         Cmd::Diff(a) => container::files::diff(&c(&["diff"]), a).await,
@@ -248,6 +251,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
             Some(ImageCmd::History(a)) => image::history::run(&c(&["image", "history"]), a).await,
             Some(ImageCmd::Pull(a)) => image::pull::run(&c(&["image", "pull"]), a).await,
             Some(ImageCmd::Prune(a)) => system::prune::images(&c(&["image", "prune"]), a).await,
+            Some(ImageCmd::Push(a)) => image::push::run(&c(&["image", "push"]), a).await,
             Some(ImageCmd::Inspect(a)) => {
                 let x = c(&["image", "inspect"]);
                 x.require_min(&a.names, 1)?;

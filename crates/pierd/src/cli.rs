@@ -48,6 +48,22 @@ pub struct Args {
     #[arg(short = 'G', long, default_value = "pier")]
     pub group: String,
 
+    /// Registry reachable over plain HTTP or unverified TLS: host[:port] or CIDR (repeatable).
+    #[arg(long = "insecure-registry", value_name = "REGISTRY")]
+    pub insecure_registries: Vec<String>,
+
+    /// Maximum concurrent layer downloads per daemon.
+    #[arg(long, default_value_t = 3)]
+    pub max_concurrent_downloads: usize,
+
+    /// Maximum concurrent layer uploads per daemon.
+    #[arg(long, default_value_t = 5)]
+    pub max_concurrent_uploads: usize,
+
+    /// Per-registry trust: <dir>/<host[:port]>/ca.crt, like /etc/docker/certs.d.
+    #[arg(long, default_value = "/etc/docker/certs.d")]
+    pub registry_certs_dir: PathBuf,
+
     /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(short = 'l', long, default_value = "info")]
     pub log_level: String,

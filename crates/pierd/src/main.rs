@@ -80,6 +80,14 @@ async fn run(args: Args) -> Result<()> {
         .map(|h| ListenAddr::parse(h).map_err(anyhow::Error::msg))
         .collect::<Result<_>>()?;
     let tls = tls_config(&args, &addrs)?;
+    handlers::distribution::configure(
+        pier_registry::RegistryOptions {
+            insecure: args.insecure_registries.clone(),
+            certs_dir: args.registry_certs_dir.clone(),
+        },
+        args.max_concurrent_downloads,
+        args.max_concurrent_uploads,
+    );
 
     let shim_path = match &args.shim_path {
         Some(p) => p.clone(),

@@ -455,3 +455,42 @@ pub struct EventsArgs {
     pub until: Option<String>,
     pub args: Vec<String>,
 }
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
+    /// Skip image signing
+    #[arg(long = "disable-content-trust", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub disable_content_trust: Option<bool>,
+    #[arg(
+        long,
+        value_name = "string",
+        help = "Push a platform-specific manifest as a single-platform image to the registry.\nImage index won't be pushed, meaning that other manifests, including attestations won't be preserved.\n'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)"
+    )]
+    pub platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short = 'u', long, value_name = "string")]
+    pub username: Option<String>,
+    /// Password or Personal Access Token (PAT)
+    #[arg(short = 'p', long, value_name = "string")]
+    pub password: Option<String>,
+    /// Take the Password or Personal Access Token (PAT) from stdin
+    #[arg(long = "password-stdin")]
+    pub password_stdin: bool,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    pub args: Vec<String>,
+}

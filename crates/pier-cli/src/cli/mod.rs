@@ -116,6 +116,18 @@ pub enum Cmd {
     Port(PortArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Authenticate to a registry
+    #[command(
+        long_about = "Authenticate to a registry.\nDefaults to Docker Hub if no server is specified."
+    )]
+    Login(LoginArgs),
+    /// Log out from a registry
+    #[command(
+        long_about = "Log out from a registry.\nIf no server is specified, the default is defined by the daemon."
+    )]
+    Logout(LogoutArgs),
     /// Get real time events from the server
     Events(EventsArgs),
     /// Copy files/folders between a container and the local filesystem
@@ -240,6 +252,8 @@ pub enum ImageCmd {
     Pull(PullArgs),
     /// Remove unused images
     Prune(PruneArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,6 +300,9 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["unpause"] | ["container", "unpause"] => "CONTAINER [CONTAINER...]",
         ["port"] | ["container", "port"] => "CONTAINER [PRIVATE_PORT[/PROTO]]",
         ["pull"] | ["image", "pull"] => "[OPTIONS] NAME[:TAG|@DIGEST]",
+        ["push"] | ["image", "push"] => "[OPTIONS] NAME[:TAG]",
+        ["login"] => "[OPTIONS] [SERVER]",
+        ["logout"] => "[SERVER]",
         ["info"] | ["system", "info"] => "[OPTIONS]",
         ["cp"] | ["container", "cp"] => "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-",
         ["diff"] | ["container", "diff"] => "CONTAINER",

@@ -191,15 +191,8 @@ pub async fn create(State(d): AppState, q: Query, req: Request) -> ApiResult<Res
         crate::events::image(&d, "import", &rec.id, None);
         return Ok(json_lines(&[json!({ "status": rec.id })]));
     }
-    if let Some(image) = q.get_nonempty("fromImage") {
-        let full = match q.get_nonempty("tag") {
-            Some(tag) if !image.contains('@') => format!("{image}:{tag}"),
-            _ => image.to_string(),
-        };
-        // Registries come later; say so plainly (the CLI prints this).
-        return Err(ApiError::NotFound(format!(
-            "pull access denied for {full}: pulling from registries is not supported by pierd yet; load the image with `docker load` instead"
-        )));
+    if q.get_nonempty("fromImage").is_some() {
+        return super::distribution::create_from_image(d, &q, req.headers()).await;
     }
     Err(ApiError::BadRequest(
         "either fromSrc or fromImage must be given".into(),
@@ -235,6 +228,7 @@ pub async fn post_named(
     State(d): AppState,
     Path(rest): Path<String>,
     q: Query,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     if let Some(name) = rest.strip_suffix("/tag") {
         let repo = q.get_nonempty("repo").ok_or_else(|| {
@@ -257,10 +251,8 @@ pub async fn post_named(
         crate::events::image(&d, "tag", &id, Some(&familiar));
         return Ok(StatusCode::CREATED.into_response());
     }
-    if rest.ends_with("/push") {
-        return Err(ApiError::NotImplemented(
-            "pushing to registries is not supported by pierd yet".into(),
-        ));
+    if let Some(name) = rest.strip_suffix("/push") {
+        return super::distribution::push_named(d, name, &q, &headers).await;
     }
     Err(ApiError::NotFound("page not found".into()))
 }

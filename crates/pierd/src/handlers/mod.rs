@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod containers;
+pub mod distribution;
 pub mod events;
 pub mod exec;
 pub mod fs;

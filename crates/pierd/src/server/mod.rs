@@ -14,7 +14,7 @@ use axum::Router;
 
 use crate::daemon::Daemon;
 use crate::handlers::{
-    attach, containers, events, exec, fs, images, logs, ops, prune, system, volumes,
+    attach, containers, distribution, events, exec, fs, images, logs, ops, prune, system, volumes,
 };
 use crate::network::api as network;
 
@@ -75,6 +75,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::get_many))
         .route("/images/create", post(images::create))
+        .route("/auth", post(distribution::auth))
+        .route("/distribution/{*name}", get(distribution::inspect))
         .route(
             "/images/{*name}",
             get(images::get_named)

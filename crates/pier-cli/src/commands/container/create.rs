@@ -66,11 +66,12 @@ pub async fn pull_image(
         .add_if(platform.is_some(), "platform", platform.unwrap_or_default());
     let resp = ctx
         .client
-        .send(
+        .send_with_headers(
             hyper::Method::POST,
             &q.path("/images/create"),
             crate::client::empty(),
             None,
+            &crate::commands::image::registry_auth::headers_for(&r.domain),
         )
         .await?;
     if quiet {

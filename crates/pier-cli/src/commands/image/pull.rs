@@ -42,11 +42,12 @@ pub async fn run(ctx: &Ctx, a: PullArgs) -> CmdResult {
         );
     let resp = ctx
         .client
-        .send(
+        .send_with_headers(
             hyper::Method::POST,
             &q.path("/images/create"),
             crate::client::empty(),
             None,
+            &crate::commands::image::registry_auth::headers_for(&r.domain),
         )
         .await?;
     if a.quiet {
@@ -59,6 +60,8 @@ pub async fn run(ctx: &Ctx, a: PullArgs) -> CmdResult {
                 return Err(CmdError::new(1, e));
             }
         }
+    } else if crate::tty::is_terminal(1) {
+        crate::commands::image::progress_tty::display(resp).await?;
     } else {
         display_json_stream(resp, false).await?;
     }
