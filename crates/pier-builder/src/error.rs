@@ -68,7 +68,6 @@ impl BuildError {
 
 pub type Result<T, E = BuildError> = std::result::Result<T, E>;
 
-#[allow(dead_code)]
 pub(crate) trait IoContext<T> {
     fn ctx(self, f: impl FnOnce() -> String) -> Result<T>;
 }

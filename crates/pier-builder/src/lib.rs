@@ -3,11 +3,23 @@
 //! container through pier-shim, COPY/ADD as layers written directly) with a
 //! persistent layer cache. pierd's `POST /build` drives it.
 
+mod cache;
+mod copy;
+mod copystep;
+mod dispatch;
 pub mod dockerignore;
 mod error;
+mod executor;
+mod layer;
 pub mod parser;
+mod prune;
+mod rootview;
+mod run;
 pub mod shell;
+pub mod stages;
 
 pub use dockerignore::IgnoreMatcher;
 pub use error::{BuildError, Result};
+pub use executor::{BuildOptions, BuildOutput, Builder, BuilderPaths, Event, StepInfo};
 pub use parser::{parse, Dockerfile, Heredoc, Instruction};
+pub use prune::PruneReport;

@@ -281,6 +281,49 @@ impl Lexer {
     }
 }
 
+/// Splits on unquoted whitespace without expanding or removing quotes
+/// (BuildKit splits first, then processes each word on its own).
+pub fn split_raw(s: &str, escape: char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                cur.push(c);
+                if c == q {
+                    quote = None;
+                } else if c == escape && q == '"' {
+                    if let Some(n) = chars.next() {
+                        cur.push(n);
+                    }
+                }
+            }
+            None if c == escape => {
+                cur.push(c);
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            None if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            None => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,6 +377,14 @@ mod tests {
         assert_eq!(word("a\\ b"), "a b");
         assert_eq!(Lexer::new('`').word("`$A", &env).unwrap(), "$A");
         assert!(Lexer::default().word("'open", &env).is_err());
+    }
+
+    #[test]
+    fn raw_split_keeps_quotes() {
+        assert_eq!(
+            split_raw("A=\"x y\" B='1 2' C=a\\ b", '\\'),
+            ["A=\"x y\"", "B='1 2'", "C=a\\ b"]
+        );
     }
 
     #[test]

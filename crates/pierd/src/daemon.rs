@@ -129,6 +129,8 @@ pub struct Daemon {
     pub images: Arc<ImageStore>,
     pub containers: ContainerStore,
     pub host: HostInfo,
+    /// The image builder (`POST /build`), state under R/builder.
+    pub builder: Arc<pier_builder::Builder>,
 }
 
 impl Daemon {
@@ -154,12 +156,15 @@ impl Daemon {
         let images = Arc::new(ImageStore::open(data_root.join("image"))?);
         let containers = ContainerStore::load(&paths.containers)?;
         let host = HostInfo::gather(data_root);
+        let builder = crate::handlers::build::open_builder(images.clone(), &paths, &shim_path)
+            .map_err(|e| ContainerError::Runtime(format!("opening the builder: {e}")))?;
         Ok(Self {
             paths,
             shim_path,
             images,
             containers,
             host,
+            builder,
         })
     }
 }

@@ -13,7 +13,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::daemon::Daemon;
-use crate::handlers::{attach, containers, images, logs, system};
+use crate::handlers::{attach, build, containers, images, logs, system};
 
 pub fn router(d: Arc<Daemon>) -> Router {
     Router::new()
@@ -35,6 +35,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/rename", post(containers::rename))
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}", delete(containers::remove))
+        .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::get_many))

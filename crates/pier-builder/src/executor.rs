@@ -1,0 +1,792 @@
+//! Runs a build: the needed stages in order, each step committed as an
+//! image (Docker's classic builder model, so `history` and the parent
+//! chain look like Docker's), every step looked up in the persistent cache
+//! first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use pier_image::ImageStore;
+use serde_json::{json, Value};
+
+use crate::cache::{step_key, BuildCache};
+use crate::dispatch::{self, cfg, env_get, strings};
+use crate::error::{BuildError, IoContext, Result};
+use crate::parser::{parse, Instruction};
+use crate::rootview::RootView;
+use crate::run::{ensure_init_layer, RunEnv};
+use crate::shell::Lexer;
+use crate::stages::{arg_decls, StageGraph};
+
+/// Build args that need no ARG declaration.
+const PROXY_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// The extracted build context.
+    pub context: PathBuf,
+    /// Dockerfile text.
+    pub dockerfile: String,
+    /// `--build-arg`: name → value (None = take it from the environment,
+    /// which the client already did; treated as unset).
+    pub build_args: BTreeMap<String, Option<String>>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    pub labels: BTreeMap<String, String>,
+    /// RUN's network: "host" (the default), "none" (also "default" and
+    /// "bridge" map to host until pierd has bridge networking).
+    pub network: Option<String>,
+    pub extra_hosts: Vec<String>,
+    pub platform: Option<String>,
+}
+
+/// Where a step is, for progress output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepInfo {
+    /// 1-based over the whole build, and the total (Docker's "Step n/N").
+    pub number: usize,
+    pub total: usize,
+    /// BuildKit's stage label (`builder`, `stage-0`).
+    pub stage: String,
+    pub multi_stage: bool,
+    /// 1-based within the stage (FROM is 1), and the stage's count.
+    pub stage_step: usize,
+    pub stage_steps: usize,
+    /// The instruction as written.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Step(StepInfo),
+    /// The step's result came from the cache.
+    Cached,
+    /// A RUN container started.
+    Running(String),
+    /// Output of a RUN step.
+    Output(Vec<u8>),
+    /// The RUN container was removed.
+    Removed(String),
+    /// The step finished with this image.
+    Done(String),
+    Warning(String),
+}
+
+pub struct BuildOutput {
+    pub image_id: String,
+}
+
+pub struct BuilderPaths {
+    /// R/builder
+    pub root: PathBuf,
+    pub shim_path: PathBuf,
+    pub runtime_root: PathBuf,
+    pub shim_dir: PathBuf,
+}
+
+pub struct Builder {
+    pub(crate) store: Arc<ImageStore>,
+    pub(crate) cache: BuildCache,
+    pub(crate) run_env: RunEnv,
+}
+
+/// The state of the stage being built.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub image: Option<String>,
+    pub config: Value,
+    pub layers: Vec<PathBuf>,
+    pub args: Vec<(String, Option<String>)>,
+    pub cmd_set: bool,
+}
+
+impl State {
+    pub fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        move |name: &str| {
+            env_get(&self.config, name).or_else(|| {
+                self.args
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .and_then(|(_, v)| v.clone())
+            })
+        }
+    }
+
+    pub fn workdir(&self) -> String {
+        self.config
+            .pointer("/config/WorkingDir")
+            .and_then(Value::as_str)
+            .filter(|w| !w.is_empty())
+            .unwrap_or("/")
+            .to_string()
+    }
+
+    pub fn parent_key(&self) -> String {
+        self.image.clone().unwrap_or_else(|| "scratch".into())
+    }
+}
+
+pub(crate) fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "arm" => "arm",
+        other => other,
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn scratch() -> Value {
+    json!({
+        "architecture": host_arch(),
+        "os": "linux",
+        "config": {},
+        "rootfs": { "type": "layers", "diff_ids": [] },
+        "history": [],
+    })
+}
+
+fn at_line(inst: &Instruction, e: BuildError) -> BuildError {
+    match e {
+        BuildError::Parse { .. } | BuildError::RunFailed { .. } => e,
+        other => BuildError::Invalid(format!(
+            "dockerfile line {}: {} : {other}",
+            inst.line,
+            inst.keyword()
+        )),
+    }
+}
+
+impl Builder {
+    pub fn open(store: Arc<ImageStore>, paths: BuilderPaths) -> Result<Builder> {
+        let tmp = paths.root.join("tmp");
+        if tmp.exists() {
+            // Leftovers of builds a crash interrupted.
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        std::fs::create_dir_all(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
+        let init = paths.root.join("init");
+        ensure_init_layer(&init)?;
+        Ok(Builder {
+            store,
+            cache: BuildCache::open(&paths.root.join("cache"))?,
+            run_env: RunEnv {
+                shim_path: paths.shim_path,
+                runtime_root: paths.runtime_root,
+                shim_dir: paths.shim_dir,
+                tmp,
+                init_layer: init,
+            },
+        })
+    }
+
+    /// Scratch space for contexts and layer tars (emptied at open).
+    pub fn tmp_dir(&self) -> &Path {
+        &self.run_env.tmp
+    }
+
+    pub fn store(&self) -> &Arc<ImageStore> {
+        &self.store
+    }
+
+    /// Runs a build. Blocking: call from a blocking thread.
+    pub fn build(&self, opts: &BuildOptions, ev: &mut dyn FnMut(Event)) -> Result<BuildOutput> {
+        if let Some(p) = opts.platform.as_deref().filter(|p| !p.is_empty()) {
+            let want = format!("linux/{}", host_arch());
+            if p != want && p != "linux" {
+                return Err(BuildError::Invalid(format!(
+                    "image platform {p} is not supported on this host ({want})"
+                )));
+            }
+        }
+        let df = parse(&opts.dockerfile)?;
+        let mut build_args = opts.build_args.clone();
+        for (k, v) in [
+            ("TARGETPLATFORM", format!("linux/{}", host_arch())),
+            ("TARGETOS", "linux".into()),
+            ("TARGETARCH", host_arch().into()),
+            ("BUILDPLATFORM", format!("linux/{}", host_arch())),
+            ("BUILDOS", "linux".into()),
+            ("BUILDARCH", host_arch().into()),
+        ] {
+            build_args.entry(k.to_string()).or_insert(Some(v));
+        }
+        let mut graph = StageGraph::new(&df, &build_args)?;
+        let target = graph.target_index(opts.target.as_deref())?;
+        if !opts.labels.is_empty() {
+            // Docker's classic builder adds --label as a last LABEL step.
+            let text: Vec<String> = opts
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+                .collect();
+            let args = text.join(" ");
+            let line = graph.stages[target]
+                .steps
+                .last()
+                .map_or(graph.stages[target].from.line, |s| s.line);
+            graph.stages[target].steps.push(Instruction {
+                line,
+                cmd: "label".into(),
+                flags: Vec::new(),
+                original: format!("LABEL {args}"),
+                args,
+                heredocs: Vec::new(),
+            });
+        }
+        let needed = graph.needed(target);
+        let total: usize = needed
+            .iter()
+            .map(|&i| 1 + graph.stages[i].steps.len())
+            .sum();
+        let lexer = Lexer::new(df.escape);
+        let mut results: BTreeMap<usize, State> = BTreeMap::new();
+        let mut consumed: BTreeSet<String> = BTreeSet::new();
+        let mut number = 0;
+        let multi = graph.stages.len() > 1;
+        for &si in &needed {
+            let stage = &graph.stages[si];
+            let stage_steps = 1 + stage.steps.len();
+            number += 1;
+            ev(Event::Step(StepInfo {
+                number,
+                total,
+                stage: stage.display_name(),
+                multi_stage: multi,
+                stage_step: 1,
+                stage_steps,
+                text: stage.from.original.clone(),
+            }));
+            let mut st = self.base_state(&graph, si, &results)?;
+            ev(Event::Done(st.image.clone().unwrap_or_default()));
+            // Global ARG values seen by the stage when it re-declares them.
+            let global: BTreeMap<String, Option<String>> = graph
+                .global_args
+                .iter()
+                .map(|(k, v)| {
+                    let val = match build_args.get(k) {
+                        Some(Some(b)) => Some(b.clone()),
+                        _ => v.clone(),
+                    };
+                    (k.clone(), val)
+                })
+                .collect();
+            for k in graph.global_args.iter().map(|(k, _)| k) {
+                consumed.insert(k.clone());
+            }
+            let triggers = strings(st.config.pointer("/config/OnBuild"));
+            if !triggers.is_empty() {
+                ev(Event::Output(
+                    format!(
+                        "# Executing {} build trigger{}\n",
+                        triggers.len(),
+                        if triggers.len() == 1 { "" } else { "s" }
+                    )
+                    .into_bytes(),
+                ));
+                cfg(&mut st.config).remove("OnBuild");
+                let text = triggers.join("\n");
+                let parsed = parse(&text)?;
+                for mut t in parsed.instructions {
+                    t.line = stage.from.line;
+                    self.step(
+                        &lexer,
+                        &t,
+                        &mut st,
+                        opts,
+                        &build_args,
+                        &global,
+                        &mut consumed,
+                        &results,
+                        &graph,
+                        si,
+                        ev,
+                    )
+                    .map_err(|e| at_line(&t, e))?;
+                }
+            }
+            for (k, inst) in stage.steps.iter().enumerate() {
+                number += 1;
+                ev(Event::Step(StepInfo {
+                    number,
+                    total,
+                    stage: stage.display_name(),
+                    multi_stage: multi,
+                    stage_step: k + 2,
+                    stage_steps,
+                    text: inst.original.clone(),
+                }));
+                self.step(
+                    &lexer,
+                    inst,
+                    &mut st,
+                    opts,
+                    &build_args,
+                    &global,
+                    &mut consumed,
+                    &results,
+                    &graph,
+                    si,
+                    ev,
+                )
+                .map_err(|e| at_line(inst, e))?;
+            }
+            results.insert(si, st);
+        }
+        let unused: Vec<&String> = opts
+            .build_args
+            .keys()
+            .filter(|k| !consumed.contains(*k) && !PROXY_ARGS.contains(&k.as_str()))
+            .collect();
+        if !unused.is_empty() {
+            let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
+            ev(Event::Warning(format!(
+                "[Warning] One or more build-args [{}] were not consumed\n",
+                names.join(" ")
+            )));
+        }
+        let fin = results
+            .remove(&target)
+            .ok_or_else(|| BuildError::Invalid("the target stage was not built".into()))?;
+        let image_id = match fin.image {
+            Some(id) => id,
+            // `FROM scratch` alone: an empty image, as Docker makes it.
+            None => self.commit(&fin, "", None, opts.no_cache)?,
+        };
+        Ok(BuildOutput { image_id })
+    }
+
+    fn base_state(
+        &self,
+        graph: &StageGraph,
+        si: usize,
+        results: &BTreeMap<usize, State>,
+    ) -> Result<State> {
+        let stage = &graph.stages[si];
+        if let Some(dep) = graph.find(&stage.base, si) {
+            let mut st = results.get(&dep).cloned().ok_or_else(|| {
+                BuildError::Invalid(format!("stage {} was not built", stage.base))
+            })?;
+            st.args.clear();
+            st.cmd_set = false;
+            return Ok(st);
+        }
+        if stage.base.eq_ignore_ascii_case("scratch") {
+            return Ok(State {
+                image: None,
+                config: scratch(),
+                layers: Vec::new(),
+                args: Vec::new(),
+                cmd_set: false,
+            });
+        }
+        let rec = self.store.get(&stage.base).map_err(|e| match e {
+            pier_image::ImageError::NotFound(_) => BuildError::Invalid(format!(
+                "pull access denied for {}, repository does not exist or may require 'docker login'",
+                stage.base
+            )),
+            other => other.into(),
+        })?;
+        Ok(State {
+            config: self.store.config_json(&rec)?,
+            layers: self.store.layer_dirs(&rec)?,
+            image: Some(rec.id),
+            args: Vec::new(),
+            cmd_set: false,
+        })
+    }
+
+    /// Loads an image (a cache hit) into the state.
+    fn adopt(&self, st: &mut State, id: &str) -> Result<()> {
+        let rec = self.store.get(id)?;
+        st.config = self.store.config_json(&rec)?;
+        st.layers = self.store.layer_dirs(&rec)?;
+        st.image = Some(rec.id);
+        Ok(())
+    }
+
+    /// A cached image for `key`, if caching is on and the image still exists.
+    fn cached(&self, key: &str, no_cache: bool) -> Option<String> {
+        if no_cache {
+            return None;
+        }
+        let id = self.cache.get(key)?;
+        match self.store.get(&id) {
+            Ok(r) => Some(r.id),
+            Err(_) => {
+                self.cache.forget(key);
+                None
+            }
+        }
+    }
+
+    /// Commits the state (+ an optional new layer) as an image.
+    fn commit(
+        &self,
+        st: &State,
+        created_by: &str,
+        layer: Option<PathBuf>,
+        _no_cache: bool,
+    ) -> Result<String> {
+        let mut config = st.config.clone();
+        let created = now();
+        if let Some(o) = config.as_object_mut() {
+            o.insert("created".into(), json!(created));
+            for k in [
+                "container",
+                "container_config",
+                "docker_version",
+                "id",
+                "parent",
+            ] {
+                o.remove(k);
+            }
+            let mut entry = json!({ "created": created, "created_by": created_by });
+            if layer.is_none() {
+                entry["empty_layer"] = json!(true);
+            }
+            let history = o.entry("history").or_insert_with(|| json!([]));
+            if let Some(h) = history.as_array_mut() {
+                h.push(entry);
+            }
+        }
+        let tars: Vec<PathBuf> = layer.into_iter().collect();
+        let rec = self
+            .store
+            .create_image_json(config, tars, st.image.as_deref())?;
+        Ok(rec.id)
+    }
+
+    /// Commits unless cached; updates the state and reports the result.
+    pub(crate) fn finish_step(
+        &self,
+        st: &mut State,
+        key: &str,
+        created_by: &str,
+        layer: Option<PathBuf>,
+        ev: &mut dyn FnMut(Event),
+    ) -> Result<()> {
+        let id = self.commit(st, created_by, layer, false)?;
+        self.cache.put(key, &id)?;
+        self.adopt(st, &id)?;
+        ev(Event::Done(id));
+        Ok(())
+    }
+
+    pub(crate) fn hit(
+        &self,
+        st: &mut State,
+        key: &str,
+        no_cache: bool,
+        ev: &mut dyn FnMut(Event),
+    ) -> Result<bool> {
+        match self.cached(key, no_cache) {
+            Some(id) => {
+                self.adopt(st, &id)?;
+                ev(Event::Cached);
+                ev(Event::Done(id));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        lexer: &Lexer,
+        inst: &Instruction,
+        st: &mut State,
+        opts: &BuildOptions,
+        build_args: &BTreeMap<String, Option<String>>,
+        global: &BTreeMap<String, Option<String>>,
+        consumed: &mut BTreeSet<String>,
+        results: &BTreeMap<usize, State>,
+        graph: &StageGraph,
+        si: usize,
+        ev: &mut dyn FnMut(Event),
+    ) -> Result<()> {
+        let t0 = Instant::now();
+        let parent = st.parent_key();
+        match inst.cmd.as_str() {
+            "arg" => {
+                let decls = {
+                    let lookup = st.lookup();
+                    arg_decls(lexer, inst, &lookup)?
+                };
+                for (name, default) in decls {
+                    consumed.insert(name.clone());
+                    let value = match build_args.get(&name) {
+                        Some(Some(v)) => Some(v.clone()),
+                        _ => default.or_else(|| global.get(&name).cloned().flatten()),
+                    };
+                    st.args.push((name, value));
+                }
+                let key = step_key(&parent, &["ARG", &format!("{:?}", st.args)]);
+                if !self.hit(st, &key, opts.no_cache, ev)? {
+                    let by = format!("/bin/sh -c #(nop)  ARG {}", inst.args.trim());
+                    self.finish_step(st, &key, &by, None, ev)?;
+                }
+            }
+            "run" => self.run_step(lexer, inst, st, opts, ev)?,
+            "copy" | "add" => {
+                self.copy_step(lexer, inst, st, opts, results, graph, si, ev)?;
+            }
+            "workdir" => {
+                let w = {
+                    let lookup = st.lookup();
+                    lexer
+                        .word(inst.args.trim(), &lookup)
+                        .map_err(|e| BuildError::parse(inst.line, e))?
+                };
+                let path = if w.starts_with('/') {
+                    w
+                } else {
+                    format!("{}/{}", st.workdir().trim_end_matches('/'), w)
+                };
+                let path = crate::dockerignore::clean_path(&path);
+                cfg(&mut st.config).insert("WorkingDir".into(), json!(path));
+                let key = step_key(&parent, &["WORKDIR", &path]);
+                if !self.hit(st, &key, opts.no_cache, ev)? {
+                    let layer = self.workdir_layer(st, &path)?;
+                    let by = format!("/bin/sh -c #(nop) WORKDIR {path}");
+                    self.finish_step(st, &key, &by, layer, ev)?;
+                }
+            }
+            _ => {
+                let changed = {
+                    let snapshot = st.clone();
+                    let lookup = snapshot.lookup();
+                    dispatch::apply_metadata(lexer, inst, &mut st.config, &lookup, &mut st.cmd_set)?
+                };
+                if !changed {
+                    return Err(BuildError::parse(
+                        inst.line,
+                        format!("unknown instruction: {}", inst.keyword()),
+                    ));
+                }
+                let conf = st.config.get("config").cloned().unwrap_or(Value::Null);
+                let key = step_key(
+                    &parent,
+                    &[
+                        &inst.keyword(),
+                        &conf.to_string(),
+                        &format!("{:?}", st.config.get("author")),
+                    ],
+                );
+                if !self.hit(st, &key, opts.no_cache, ev)? {
+                    let by = format!("/bin/sh -c #(nop)  {}", inst.original);
+                    self.finish_step(st, &key, &by, None, ev)?;
+                }
+            }
+        }
+        tracing::debug!(line = inst.line, elapsed = ?t0.elapsed(), "{}", inst.original);
+        Ok(())
+    }
+
+    /// WORKDIR creates its directory (root, 0755) when the image lacks it.
+    fn workdir_layer(&self, st: &State, path: &str) -> Result<Option<PathBuf>> {
+        let view = RootView::open(&st.layers, self.tmp_dir())?;
+        let resolved = view.resolve(path);
+        if resolved.is_dir() {
+            return Ok(None);
+        }
+        let view_root = view.root();
+        let req = crate::copy::CopyRequest {
+            keyword: "WORKDIR",
+            srcs: Vec::new(),
+            heredocs: Vec::new(),
+            dest: String::new(),
+            workdir: "/".into(),
+            source_root: view_root.as_path(),
+            chown: None,
+            chmod: None,
+            parents: false,
+            excludes: Default::default(),
+            extract: false,
+            target: Some(&view),
+        };
+        let rel = path.trim_start_matches('/');
+        let plan = req.dirs_plan(rel);
+        let tar = self
+            .tmp_dir()
+            .join(format!("workdir-{}.tar", rand::random::<u64>()));
+        crate::layer::write_plan_tar(&plan, &tar)?;
+        Ok(Some(tar))
+    }
+
+    fn run_step(
+        &self,
+        _lexer: &Lexer,
+        inst: &Instruction,
+        st: &mut State,
+        opts: &BuildOptions,
+        ev: &mut dyn FnMut(Event),
+    ) -> Result<()> {
+        let network = inst
+            .flag("network")
+            .or_else(|| opts.network.clone())
+            .unwrap_or_else(|| "host".into());
+        let host_network = match network.as_str() {
+            "" | "host" | "default" | "bridge" => true,
+            "none" => false,
+            other => {
+                return Err(BuildError::Invalid(format!(
+                    "network mode {other:?} not supported by the builder (use host or none)"
+                )))
+            }
+        };
+        if inst.flag("mount").is_some() {
+            return Err(BuildError::Invalid(
+                "RUN --mount is not supported by Pier's builder yet".into(),
+            ));
+        }
+        // The command: heredoc scripts, shell form through SHELL, exec form.
+        let args: Vec<String> = match (inst.json_args(), inst.heredocs.as_slice()) {
+            (Some(v), _) => v,
+            (None, [only])
+                if inst
+                    .args
+                    .trim()
+                    .trim_start_matches("<<")
+                    .trim_start_matches('-')
+                    .trim_matches(['"', '\''])
+                    == only.name =>
+            {
+                let mut s = dispatch::shell_of(&st.config);
+                s.push(only.content.clone());
+                s
+            }
+            (None, docs) => {
+                let mut text = inst.args.clone();
+                for d in docs {
+                    text.push('\n');
+                    text.push_str(&d.content);
+                    text.push_str(&d.name);
+                }
+                let mut s = dispatch::shell_of(&st.config);
+                s.push(text);
+                s
+            }
+        };
+        // Build args visible to the command (ENV wins over ARG).
+        let mut arg_env: Vec<String> = Vec::new();
+        for (k, v) in &st.args {
+            if let Some(v) = v {
+                if env_get(&st.config, k).is_none()
+                    && !arg_env.iter().any(|e| e.starts_with(&format!("{k}=")))
+                {
+                    arg_env.push(format!("{k}={v}"));
+                }
+            }
+        }
+        for p in PROXY_ARGS {
+            if let Some(Some(v)) = opts.build_args.get(*p) {
+                arg_env.push(format!("{p}={v}"));
+            }
+        }
+        arg_env.sort();
+        let key = step_key(
+            &st.parent_key(),
+            &[
+                "RUN",
+                &serde_json::to_string(&args).unwrap_or_default(),
+                &arg_env.join("\n"),
+                &network,
+            ],
+        );
+        if self.hit(st, &key, opts.no_cache, ev)? {
+            return Ok(());
+        }
+        let mut env = strings(st.config.pointer("/config/Env"));
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.insert(0, format!("PATH={DEFAULT_PATH}"));
+        }
+        env.extend(arg_env.iter().cloned());
+        let user = st
+            .config
+            .pointer("/config/User")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let step = crate::run::RunStep {
+            args: args.clone(),
+            env,
+            cwd: st.workdir(),
+            user,
+            host_network,
+            extra_hosts: &opts.extra_hosts,
+            layers: &st.layers,
+        };
+        let mut started = None;
+        let outcome = {
+            let ev_cell = std::cell::RefCell::new(&mut *ev);
+            let mut on_start = |id: &str| {
+                started = Some(id.to_string());
+                (ev_cell.borrow_mut())(Event::Running(id.to_string()));
+            };
+            let mut on_output = |b: &[u8]| (ev_cell.borrow_mut())(Event::Output(b.to_vec()));
+            self.run_env.run(&step, &mut on_start, &mut on_output)?
+        };
+        let joined = args.join(" ");
+        if outcome.exit_code != 0 {
+            if let Some(id) = &started {
+                ev(Event::Removed(id.clone()));
+            }
+            return Err(BuildError::RunFailed {
+                command: joined,
+                code: outcome.exit_code,
+            });
+        }
+        let tar = self
+            .tmp_dir()
+            .join(format!("run-{}.tar", &outcome.id[..12]));
+        crate::layer::write_diff_tar(&outcome.upper(), &tar)?;
+        let id = outcome.id.clone();
+        drop(outcome);
+        ev(Event::Removed(id));
+        let by = if arg_env.is_empty() {
+            joined
+        } else {
+            format!("|{} {} {joined}", arg_env.len(), arg_env.join(" "))
+        };
+        let res = self.finish_step(st, &key, &by, Some(tar.clone()), ev);
+        let _ = std::fs::remove_file(&tar);
+        res
+    }
+}
+
+/// Docker quotes label values that need it when it writes the LABEL line.
+fn quote(s: &str) -> String {
+    if s.is_empty()
+        || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\' || c == '$')
+    {
+        format!(
+            "\"{}\"",
+            s.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('$', "\\$")
+        )
+    } else {
+        s.to_string()
+    }
+}
