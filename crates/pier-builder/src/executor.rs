@@ -67,8 +67,9 @@ pub struct StepInfo {
     /// 1-based within the stage (FROM is 1), and the stage's count.
     pub stage_step: usize,
     pub stage_steps: usize,
-    /// The instruction as written.
+    /// The instruction as written, and its Dockerfile line.
     pub text: String,
+    pub line: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,6 +276,7 @@ impl Builder {
                 stage_step: 1,
                 stage_steps,
                 text: stage.from.original.clone(),
+                line: stage.from.line,
             }));
             let mut st = self.base_state(&graph, si, &results)?;
             ev(Event::Done(st.image.clone().unwrap_or_default()));
@@ -334,6 +336,7 @@ impl Builder {
                     stage_step: k + 2,
                     stage_steps,
                     text: inst.original.clone(),
+                    line: inst.line,
                 }));
                 self.step(
                     &lexer,

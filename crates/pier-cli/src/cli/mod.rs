@@ -5,10 +5,12 @@
 //! themselves so the messages are docker's ("requires at least 1 argument").
 
 mod args;
+mod build_args;
 
 use clap::{Parser, Subcommand};
 
 pub use args::*;
+pub use build_args::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -114,6 +116,13 @@ pub enum Cmd {
     Pull(PullArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Manage builds
+    Builder {
+        #[command(subcommand)]
+        cmd: Option<BuilderCmd>,
+    },
     /// Help about the command
     #[command(hide = true)]
     Help { args: Vec<String> },
@@ -175,10 +184,18 @@ pub enum ContainerCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum BuilderCmd {
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ImageCmd {
     /// List images
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
@@ -238,6 +255,8 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["unpause"] | ["container", "unpause"] => "CONTAINER [CONTAINER...]",
         ["port"] | ["container", "port"] => "CONTAINER [PRIVATE_PORT[/PROTO]]",
         ["pull"] | ["image", "pull"] => "[OPTIONS] NAME[:TAG|@DIGEST]",
+        ["build"] | ["image", "build"] => "[OPTIONS] PATH | URL | -",
+        ["builder", "prune"] => "[OPTIONS]",
         ["info"] | ["system", "info"] => "[OPTIONS]",
         ["container"] | ["image"] | ["system"] => "COMMAND",
         _ => return None,

@@ -215,7 +215,7 @@ fn pier_event(ev: &Event) -> Value {
     let v = match ev {
         Event::Step(s) => json!({ "step": {
             "number": s.number, "total": s.total, "stage": s.stage, "multi": s.multi_stage,
-            "k": s.stage_step, "n": s.stage_steps, "text": s.text,
+            "k": s.stage_step, "n": s.stage_steps, "text": s.text, "line": s.line,
         }}),
         Event::Cached => json!({ "cached": true }),
         Event::Running(id) => json!({ "running": id }),

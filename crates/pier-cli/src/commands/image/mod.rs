@@ -1,5 +1,8 @@
 //! Image verbs.
 
+pub mod build;
+pub mod build_context;
+pub mod build_progress;
 pub mod history;
 pub mod list;
 pub mod pull;
