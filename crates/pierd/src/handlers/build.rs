@@ -122,6 +122,9 @@ fn params(q: &Query) -> ApiResult<Params> {
 
 /// Unpacks the (maybe compressed) context tar into `dir`.
 fn unpack_context(src: &mut std::fs::File, dir: &Path) -> Result<(), ApiError> {
+    // The spool file's offset is at its end after writing.
+    src.rewind()
+        .map_err(|e| ApiError::Internal(format!("reading the build context: {e}")))?;
     let mut head = [0u8; 6];
     let n = src.read(&mut head).unwrap_or(0);
     src.rewind()

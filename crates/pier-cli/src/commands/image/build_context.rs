@@ -137,9 +137,15 @@ pub fn from_dir(
     }
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
-    walk(&mut tar, &root, "", &ignore)?;
+    // A Dockerfile added under a random name is listed in .dockerignore
+    // (created if missing), so the daemon drops it after reading it.
+    let skip_ignore = extra.is_some();
+    walk(&mut tar, &root, "", &ignore, skip_ignore)?;
     if let Some((name, content)) = extra {
         add_file(&mut tar, &name, &content)?;
+        let mut ignore_text = std::fs::read(root.join(".dockerignore")).unwrap_or_default();
+        ignore_text.extend_from_slice(format!("\n{name}\n").as_bytes());
+        add_file(&mut tar, ".dockerignore", &ignore_text)?;
     }
     let tar = tar.into_inner().map_err(|e| e.to_string())?;
     Ok(Context {
@@ -153,6 +159,7 @@ fn walk(
     dir: &Path,
     rel: &str,
     ignore: &IgnoreMatcher,
+    skip_ignore_file: bool,
 ) -> Result<(), String> {
     let rd = std::fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
     let mut names: Vec<String> = rd
@@ -169,10 +176,13 @@ fn walk(
         };
         let meta = std::fs::symlink_metadata(&path)
             .map_err(|e| format!("stat {}: {e}", path.display()))?;
+        if skip_ignore_file && rel_path == ".dockerignore" {
+            continue;
+        }
         let excluded = !ignore.is_empty() && ignore.excluded(&rel_path);
         if excluded {
             if meta.is_dir() && !ignore.can_skip_dir(&rel_path) {
-                walk(tar, &path, &rel_path, ignore)?;
+                walk(tar, &path, &rel_path, ignore, false)?;
             }
             continue;
         }
@@ -202,7 +212,7 @@ fn walk(
         };
         res.map_err(|e| format!("adding {rel_path} to the build context: {e}"))?;
         if ft.is_dir() {
-            walk(tar, &path, &rel_path, ignore)?;
+            walk(tar, &path, &rel_path, ignore, false)?;
         }
     }
     Ok(())
@@ -259,7 +269,14 @@ mod tests {
         std::fs::write(&df, "FROM y\n").unwrap();
         let c = from_dir(ctx.to_str().unwrap(), df.to_str(), None).unwrap();
         assert!(c.dockerfile.starts_with(".dockerfile."));
-        assert_eq!(names(&c.tar), ["f".to_string(), c.dockerfile.clone()]);
+        assert_eq!(
+            names(&c.tar),
+            [
+                "f".to_string(),
+                c.dockerfile.clone(),
+                ".dockerignore".to_string()
+            ]
+        );
         let c = from_stdin(b"FROM z\n".to_vec(), None).unwrap();
         assert_eq!(names(&c.tar), ["Dockerfile"]);
         assert!(from_stdin(b"FROM z\n".to_vec(), Some("-")).is_err());
