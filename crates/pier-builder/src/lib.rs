@@ -15,6 +15,8 @@ pub mod parser;
 mod prune;
 mod rootview;
 mod run;
+mod runmount;
+mod runstep;
 pub mod shell;
 pub mod stages;
 

@@ -34,6 +34,9 @@ pub struct RunStep<'a> {
     pub host_network: bool,
     pub extra_hosts: &'a [String],
     pub layers: &'a [PathBuf],
+    /// `RUN --mount`s, and their mount points (target, is a dir).
+    pub mounts: Vec<pier_runtime::MountSpec>,
+    pub mount_points: Vec<(String, bool)>,
 }
 
 /// A finished RUN container; its bundle (and upper dir) go away on drop.
@@ -147,6 +150,7 @@ impl RunEnv {
             hostname_path: bundle.join("hostname"),
             hosts_path: bundle.join("hosts"),
             resolv_conf_path: bundle.join("resolv.conf"),
+            extra_mounts: step.mounts.clone(),
             ..Default::default()
         };
         let spec = build_spec(&input);
@@ -155,6 +159,12 @@ impl RunEnv {
         std::fs::write(bundle.join("config.json"), bytes).ctx(|| "writing config.json".into())?;
         let mut lower = step.layers.to_vec();
         lower.push(self.init_layer.clone());
+        if !step.mount_points.is_empty() {
+            let layer = bundle.join("mounts");
+            std::fs::create_dir_all(&layer).ctx(|| format!("creating {}", layer.display()))?;
+            crate::runmount::mount_point_layer(&layer, &step.mount_points, step.layers, &self.tmp)?;
+            lower.push(layer);
+        }
         let cfg = ShimConfig {
             id: id.clone(),
             bundle: bundle.clone(),
