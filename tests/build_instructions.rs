@@ -311,3 +311,38 @@ fn onbuild_shell_escape_and_metadata() {
     assert_eq!(cat(&d, "shelled", "/esc.txt"), "a b");
     assert_eq!(ok(d.pier(&["run", "--rm", "shelled"])), "via-echo hello");
 }
+
+#[test]
+fn source_date_epoch_gives_reproducible_images() {
+    let d = Daemon::start();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            ("Dockerfile", "FROM busybox\nCOPY f /f\nRUN mkdir /made && date > /made/now && rm /made/now && echo same > /made/x\nWORKDIR /w\n"),
+            ("f", "f\n"),
+        ],
+    );
+    let id = |extra: &[&str]| {
+        let mut args = vec!["build", "-q", "--no-cache"];
+        args.extend_from_slice(extra);
+        let p = ctx.path().to_str().unwrap().to_string();
+        args.push(&p);
+        ok(d.pier(&args))
+    };
+    let a = id(&["--build-arg", "SOURCE_DATE_EPOCH=1700000000"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let f = std::fs::File::options()
+        .write(true)
+        .open(ctx.path().join("f"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now()).unwrap();
+    let b = id(&["--build-arg", "SOURCE_DATE_EPOCH=1700000000"]);
+    assert_eq!(a, b);
+    let created = ok(d.pier(&["image", "inspect", "--format", "{{.Created}}", &a]));
+    assert_eq!(created, "2023-11-14T22:13:20Z");
+    // Without it, every uncached build is a new image.
+    let c = id(&[]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_ne!(c, id(&[]));
+}

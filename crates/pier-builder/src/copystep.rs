@@ -154,7 +154,7 @@ impl Builder {
         let tar = self
             .tmp_dir()
             .join(format!("copy-{}.tar", rand::random::<u64>()));
-        crate::layer::write_plan_tar(&plan, &tar)?;
+        crate::layer::write_plan_tar(&plan, &tar, st.epoch_secs())?;
         drop(target);
         drop(source_view);
         let by = format!("/bin/sh -c #(nop) {keyword} sha256:{sum} in {dest} ");

@@ -115,6 +115,9 @@ pub(crate) struct State {
     pub layers: Vec<PathBuf>,
     pub args: Vec<(String, Option<String>)>,
     pub cmd_set: bool,
+    /// SOURCE_DATE_EPOCH (build arg): image and history timestamps, and
+    /// the upper bound of layer mtimes.
+    pub epoch: Option<i64>,
 }
 
 impl State {
@@ -137,6 +140,10 @@ impl State {
             .filter(|w| !w.is_empty())
             .unwrap_or("/")
             .to_string()
+    }
+
+    pub fn epoch_secs(&self) -> Option<u64> {
+        self.epoch.map(|e| e.max(0) as u64)
     }
 
     pub fn parent_key(&self) -> String {
@@ -232,6 +239,14 @@ impl Builder {
         ] {
             build_args.entry(k.to_string()).or_insert(Some(v));
         }
+        let epoch = match build_args.get("SOURCE_DATE_EPOCH") {
+            Some(Some(v)) => Some(
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| BuildError::Invalid(format!("invalid SOURCE_DATE_EPOCH: {v}")))?,
+            ),
+            _ => None,
+        };
         let mut graph = StageGraph::new(&df, &build_args)?;
         let target = graph.target_index(opts.target.as_deref())?;
         if !opts.labels.is_empty() {
@@ -280,6 +295,7 @@ impl Builder {
                 line: stage.from.line,
             }));
             let mut st = self.base_state(&graph, si, &results)?;
+            st.epoch = epoch;
             ev(Event::Done(st.image.clone().unwrap_or_default()));
             // Global ARG values seen by the stage when it re-declares them.
             let global: BTreeMap<String, Option<String>> = graph
@@ -359,7 +375,11 @@ impl Builder {
         let unused: Vec<&String> = opts
             .build_args
             .keys()
-            .filter(|k| !consumed.contains(*k) && !PROXY_ARGS.contains(&k.as_str()))
+            .filter(|k| {
+                !consumed.contains(*k)
+                    && !PROXY_ARGS.contains(&k.as_str())
+                    && k.as_str() != "SOURCE_DATE_EPOCH"
+            })
             .collect();
         if !unused.is_empty() {
             let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
@@ -374,7 +394,7 @@ impl Builder {
         let image_id = match fin.image {
             Some(id) => id,
             // `FROM scratch` alone: an empty image, as Docker makes it.
-            None => self.commit(&fin, "", None, opts.no_cache)?,
+            None => self.commit(&fin, "", None)?,
         };
         Ok(BuildOutput { image_id })
     }
@@ -401,6 +421,7 @@ impl Builder {
                 layers: Vec::new(),
                 args: Vec::new(),
                 cmd_set: false,
+                epoch: None,
             });
         }
         let rec = self.store.get(&stage.base).map_err(|e| match e {
@@ -416,6 +437,7 @@ impl Builder {
             image: Some(rec.id),
             args: Vec::new(),
             cmd_set: false,
+            epoch: None,
         })
     }
 
@@ -444,15 +466,14 @@ impl Builder {
     }
 
     /// Commits the state (+ an optional new layer) as an image.
-    fn commit(
-        &self,
-        st: &State,
-        created_by: &str,
-        layer: Option<PathBuf>,
-        _no_cache: bool,
-    ) -> Result<String> {
+    fn commit(&self, st: &State, created_by: &str, layer: Option<PathBuf>) -> Result<String> {
         let mut config = st.config.clone();
-        let created = now();
+        let created = match st.epoch {
+            Some(e) => chrono::DateTime::from_timestamp(e, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(now),
+            None => now(),
+        };
         if let Some(o) = config.as_object_mut() {
             o.insert("created".into(), json!(created));
             for k in [
@@ -489,7 +510,7 @@ impl Builder {
         layer: Option<PathBuf>,
         ev: &mut dyn FnMut(Event),
     ) -> Result<()> {
-        let id = self.commit(st, created_by, layer, false)?;
+        let id = self.commit(st, created_by, layer)?;
         self.cache.put(key, &id)?;
         self.adopt(st, &id)?;
         ev(Event::Done(id));
@@ -634,7 +655,7 @@ impl Builder {
         let tar = self
             .tmp_dir()
             .join(format!("workdir-{}.tar", rand::random::<u64>()));
-        crate::layer::write_plan_tar(&plan, &tar)?;
+        crate::layer::write_plan_tar(&plan, &tar, st.epoch_secs())?;
         Ok(Some(tar))
     }
 }

@@ -31,12 +31,14 @@ fn is_opaque(path: &Path) -> bool {
 }
 
 /// Tars an overlay upper dir as an OCI layer.
-pub fn write_diff_tar(upper: &Path, out: &Path) -> Result<()> {
+/// `clamp`: SOURCE_DATE_EPOCH; later mtimes are set to it (BuildKit's
+/// rewrite-timestamp), so identical content gives identical layers.
+pub fn write_diff_tar(upper: &Path, out: &Path, clamp: Option<u64>) -> Result<()> {
     let file = File::create(out).ctx(|| format!("creating {}", out.display()))?;
     let mut tar = tar::Builder::new(BufWriter::new(file));
     tar.follow_symlinks(false);
     let mut links: HashMap<(u64, u64), String> = HashMap::new();
-    walk_upper(&mut tar, upper, "", &mut links)?;
+    walk_upper(&mut tar, upper, "", &mut links, clamp)?;
     let w = tar
         .into_inner()
         .ctx(|| format!("finishing {}", out.display()))?;
@@ -51,6 +53,7 @@ fn walk_upper(
     dir: &Path,
     rel: &str,
     links: &mut HashMap<(u64, u64), String>,
+    clamp: Option<u64>,
 ) -> Result<()> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .ctx(|| format!("reading {}", dir.display()))?
@@ -67,11 +70,9 @@ fn walk_upper(
         };
         let meta = std::fs::symlink_metadata(&path).ctx(|| format!("stat {}", path.display()))?;
         let ft = meta.file_type();
-        let (uid, gid, mtime) = (
-            meta.uid() as u64,
-            meta.gid() as u64,
-            meta.mtime().max(0) as u64,
-        );
+        let mtime = meta.mtime().max(0) as u64;
+        let mtime = clamp.map_or(mtime, |c| mtime.min(c));
+        let (uid, gid) = (meta.uid() as u64, meta.gid() as u64);
         if ft.is_char_device() && meta.rdev() == 0 {
             let wh = if rel.is_empty() {
                 format!(".wh.{name}")
@@ -91,7 +92,7 @@ fn walk_upper(
                 tar.append_data(&mut h, &opq, io::empty())
                     .ctx(|| format!("adding {opq}"))?;
             }
-            walk_upper(tar, &path, &rel_path, links)?;
+            walk_upper(tar, &path, &rel_path, links, clamp)?;
         } else if ft.is_symlink() {
             let target =
                 std::fs::read_link(&path).ctx(|| format!("readlink {}", path.display()))?;
@@ -148,12 +149,16 @@ pub struct PlanEntry {
 /// BTreeMap order puts every parent before its children.
 pub type Plan = BTreeMap<String, PlanEntry>;
 
-pub fn write_plan_tar(plan: &Plan, out: &Path) -> Result<()> {
+pub fn write_plan_tar(plan: &Plan, out: &Path, clamp: Option<u64>) -> Result<()> {
     let file = File::create(out).ctx(|| format!("creating {}", out.display()))?;
     let mut tar = tar::Builder::new(BufWriter::new(file));
     tar.follow_symlinks(false);
     for (path, e) in plan {
         let (uid, gid) = (e.uid as u64, e.gid as u64);
+        let mut e = e.clone();
+        if let Some(c) = clamp {
+            e.mtime = e.mtime.min(c);
+        }
         match &e.kind {
             PlanKind::Dir => {
                 let mut h = header(EntryType::Directory, e.mode, uid, gid, e.mtime, 0);
@@ -228,7 +233,7 @@ mod tests {
         )
         .unwrap();
         let out = t.path().join("l.tar");
-        write_diff_tar(&up, &out).unwrap();
+        write_diff_tar(&up, &out, None).unwrap();
         assert_eq!(
             names(&out),
             [
@@ -256,7 +261,7 @@ mod tests {
         plan.insert("app".into(), e(PlanKind::Dir));
         plan.insert("app/l".into(), e(PlanKind::Symlink("x".into())));
         let out = t.path().join("p.tar");
-        write_plan_tar(&plan, &out).unwrap();
+        write_plan_tar(&plan, &out, None).unwrap();
         assert_eq!(names(&out), ["app/", "app/l", "app/x"]);
     }
 }

@@ -140,7 +140,7 @@ impl Builder {
         let tar = self
             .tmp_dir()
             .join(format!("run-{}.tar", &outcome.id[..12]));
-        crate::layer::write_diff_tar(&outcome.upper(), &tar)?;
+        crate::layer::write_diff_tar(&outcome.upper(), &tar, st.epoch_secs())?;
         let id = outcome.id.clone();
         drop(outcome);
         ev(Event::Removed(id));

@@ -97,6 +97,16 @@ pub async fn run(ctx: &Ctx, a: BuildArgs) -> CmdResult {
     }
     .map_err(|e| CmdError::new(1, e))?;
     let dockerfile_text = dockerfile_from_tar(&tar, &dockerfile);
+    // Like buildx, SOURCE_DATE_EPOCH from the environment is passed on.
+    let mut build_args = a.build_args.clone();
+    if let Ok(epoch) = std::env::var("SOURCE_DATE_EPOCH") {
+        if !build_args
+            .iter()
+            .any(|b| b.split('=').next() == Some("SOURCE_DATE_EPOCH"))
+        {
+            build_args.push(format!("SOURCE_DATE_EPOCH={epoch}"));
+        }
+    }
 
     let mut q = Query::new()
         .add("dockerfile", &dockerfile)
@@ -105,7 +115,7 @@ pub async fn run(ctx: &Ctx, a: BuildArgs) -> CmdResult {
         .add_if(a.pull, "pull", "1")
         .add("rm", if a.rm { "1" } else { "0" })
         .add_if(a.force_rm, "forcerm", "1")
-        .add("buildargs", build_args_json(&a.build_args))
+        .add("buildargs", build_args_json(&build_args))
         .add("labels", labels_json(&a.labels))
         .add("pierprogress", "1");
     for t in &a.tags {
