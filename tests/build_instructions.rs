@@ -346,3 +346,37 @@ fn source_date_epoch_gives_reproducible_images() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_ne!(c, id(&[]));
 }
+
+#[test]
+fn docker_system_df_and_builder_prune_see_the_cache() {
+    let d = Daemon::start();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nRUN head -c 200000 /dev/zero > /blob\nRUN grep -q h1 /etc/hosts && echo ok > /net\n")],
+    );
+    let p = ctx.path().to_str().unwrap();
+    let out = d.docker(&["build", "--network", "none", "--add-host", "h1:10.9.8.7", p]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let df = ok(d.docker(&["system", "df"]));
+    let line = df
+        .lines()
+        .find(|l| l.starts_with("Build Cache"))
+        .unwrap_or_default()
+        .to_string();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields.get(2), Some(&"2"), "{df}");
+    assert!(line.contains("200kB"), "{df}");
+    let out = ok(d.docker(&["builder", "prune", "-f"]));
+    assert!(out.contains("Total reclaimed space: 200kB"), "{out}");
+    let df = ok(d.docker(&["system", "df"]));
+    let line = df
+        .lines()
+        .find(|l| l.starts_with("Build Cache"))
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(line.split_whitespace().nth(2), Some("0"), "{df}");
+    // Nothing is cached any more.
+    let out = ok(d.docker(&["build", "--network", "none", "--add-host", "h1:10.9.8.7", p]));
+    assert!(!out.contains("Using cache"), "{out}");
+}

@@ -24,4 +24,4 @@ pub use dockerignore::IgnoreMatcher;
 pub use error::{BuildError, Result};
 pub use executor::{BuildOptions, BuildOutput, Builder, BuilderPaths, Event, StepInfo};
 pub use parser::{parse, Dockerfile, Heredoc, Instruction};
-pub use prune::PruneReport;
+pub use prune::{CacheRecord, PruneReport};

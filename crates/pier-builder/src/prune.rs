@@ -14,6 +14,19 @@ pub struct PruneReport {
     pub space_reclaimed: u64,
 }
 
+/// A cache entry as `system df` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheRecord {
+    pub id: String,
+    pub image: String,
+    /// Bytes of the layer the step added.
+    pub size: u64,
+    pub created: String,
+    pub description: String,
+    /// The step's image is tagged (so pruning keeps it).
+    pub in_use: bool,
+}
+
 impl Builder {
     /// Blocking.
     pub fn prune(&self, in_use: &dyn Fn(&str) -> Option<String>) -> Result<PruneReport> {
@@ -59,20 +72,40 @@ impl Builder {
         Ok(report)
     }
 
-    /// Number of cache entries and the bytes of the layers they added.
-    pub fn usage(&self) -> (usize, u64) {
-        let entries = self.cache.entries();
-        let mut size = 0;
-        for (_, id) in &entries {
-            if let Ok(rec) = self.store.get(id) {
-                let parent = rec
-                    .parent
-                    .as_deref()
-                    .and_then(|p| self.store.get(p).ok())
-                    .map_or(0, |p| p.size);
-                size += rec.size.saturating_sub(parent);
-            }
+    /// One record per live cache entry (for `system df`). Blocking.
+    pub fn cache_records(&self) -> Vec<CacheRecord> {
+        let mut out = Vec::new();
+        for (key, id) in self.cache.entries() {
+            let Ok(rec) = self.store.get(&id) else {
+                continue;
+            };
+            let parent = rec
+                .parent
+                .as_deref()
+                .and_then(|p| self.store.get(p).ok())
+                .map_or(0, |p| p.size);
+            let description = self
+                .store
+                .config_json(&rec)
+                .ok()
+                .and_then(|c| {
+                    c.pointer("/history")
+                        .and_then(|h| h.as_array())
+                        .and_then(|h| h.last())
+                        .and_then(|e| e.get("created_by"))
+                        .and_then(|s| s.as_str())
+                        .map(str::to_string)
+                })
+                .unwrap_or_default();
+            out.push(CacheRecord {
+                id: key,
+                image: rec.id.clone(),
+                size: rec.size.saturating_sub(parent),
+                created: rec.created.clone().unwrap_or_default(),
+                description,
+                in_use: !rec.repo_tags.is_empty(),
+            });
         }
-        (entries.len(), size)
+        out
     }
 }

@@ -368,3 +368,25 @@ pub async fn prune(State(d): AppState) -> ApiResult<Response> {
         }),
     ))
 }
+
+/// `system df`'s BuildCache list. Blocking.
+pub fn build_cache(d: &crate::daemon::Daemon) -> Vec<Value> {
+    d.builder
+        .cache_records()
+        .into_iter()
+        .map(|r| {
+            json!({
+                "ID": r.id,
+                "Parents": [],
+                "Type": "regular",
+                "Description": r.description,
+                "InUse": r.in_use,
+                "Shared": false,
+                "Size": r.size,
+                "CreatedAt": r.created,
+                "LastUsedAt": r.created,
+                "UsageCount": 1,
+            })
+        })
+        .collect()
+}

@@ -235,7 +235,7 @@ pub async fn events(q: Query) -> ApiResult<Response> {
 /// `GET /system/df`, in the legacy shape that API 1.51 clients decode.
 pub async fn df(State(d): AppState) -> ApiResult<Response> {
     let dd = d.clone();
-    let (images, containers) = tokio::task::spawn_blocking(move || {
+    let (images, containers, build_cache) = tokio::task::spawn_blocking(move || {
         let images = dd
             .images
             .summaries(true, &Default::default())
@@ -251,7 +251,8 @@ pub async fn df(State(d): AppState) -> ApiResult<Response> {
                 summary(&rec, now, Some((rw, rw)))
             })
             .collect();
-        (images, containers)
+        let build_cache = super::build::build_cache(&dd);
+        (images, containers, build_cache)
     })
     .await
     .map_err(join_error)?;
@@ -261,7 +262,7 @@ pub async fn df(State(d): AppState) -> ApiResult<Response> {
         "Images": images,
         "Containers": containers,
         "Volumes": [],
-        "BuildCache": [],
+        "BuildCache": build_cache,
     });
     Ok(json_response(StatusCode::OK, &body))
 }
