@@ -380,3 +380,29 @@ fn docker_system_df_and_builder_prune_see_the_cache() {
     let out = ok(d.docker(&["build", "--network", "none", "--add-host", "h1:10.9.8.7", p]));
     assert!(!out.contains("Using cache"), "{out}");
 }
+
+#[test]
+fn independent_stages_build_in_parallel() {
+    let d = Daemon::start();
+    let ctx = tempfile::tempdir().unwrap();
+    // Each stage waits until the other has started: this only finishes if
+    // both run at the same time.
+    let wait_for = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,id=rendezvous,target=/r sh -c 'touch /r/{me}; i=0; while [ ! -e /r/{other} ]; do i=$((i+1)); [ $i -gt 300 ] && exit 1; sleep 0.1; done; echo {me} > /{me}.txt'\n"
+        )
+    };
+    let df = format!(
+        "FROM busybox AS a\n{}FROM busybox AS b\n{}FROM busybox\nCOPY --from=a /a.txt /\nCOPY --from=b /b.txt /\n",
+        wait_for("a", "b"),
+        wait_for("b", "a")
+    );
+    write(ctx.path(), &[("Dockerfile", &df)]);
+    let progress = built(build(&d, ctx.path(), &["-t", "par"]));
+    assert!(progress.contains("[a 2/2] RUN"), "{progress}");
+    assert!(progress.contains("[b 2/2] RUN"), "{progress}");
+    assert_eq!(
+        ok(d.pier(&["run", "--rm", "par", "cat", "/a.txt", "/b.txt"])),
+        "a\nb"
+    );
+}

@@ -12,12 +12,13 @@ use pier_image::ImageStore;
 use serde_json::{json, Value};
 
 use crate::cache::{step_key, BuildCache};
-use crate::dispatch::{self, cfg, env_get, strings};
+use crate::dispatch::{self, cfg, env_get};
 use crate::error::{BuildError, IoContext, Result};
 use crate::parser::{parse, Instruction};
 use crate::rootview::RootView;
 use crate::run::{ensure_init_layer, RunEnv};
 use crate::shell::Lexer;
+use crate::stagerun::StageRun;
 use crate::stages::{arg_decls, StageGraph};
 
 /// Build args that need no ARG declaration.
@@ -54,6 +55,9 @@ pub struct BuildOptions {
     pub network: Option<String>,
     pub extra_hosts: Vec<String>,
     pub platform: Option<String>,
+    /// Build independent stages at the same time (the classic API's
+    /// stream is sequential, so pierd only sets this for `pier build`).
+    pub parallel: bool,
 }
 
 /// Where a step is, for progress output.
@@ -86,6 +90,8 @@ pub enum Event {
     Removed(String),
     /// The step finished with this image.
     Done(String),
+    /// The step failed (the build's error follows).
+    Failed,
     Warning(String),
 }
 
@@ -174,7 +180,7 @@ fn scratch() -> Value {
     })
 }
 
-fn at_line(inst: &Instruction, e: BuildError) -> BuildError {
+pub(crate) fn at_line(inst: &Instruction, e: BuildError) -> BuildError {
     match e {
         BuildError::Parse { .. } | BuildError::RunFailed { .. } => e,
         other => BuildError::Invalid(format!(
@@ -218,7 +224,13 @@ impl Builder {
     }
 
     /// Runs a build. Blocking: call from a blocking thread.
-    pub fn build(&self, opts: &BuildOptions, ev: &mut dyn FnMut(Event)) -> Result<BuildOutput> {
+    /// `sink` gets every event with the number of the step it belongs to
+    /// (0 for the build as a whole).
+    pub fn build(
+        &self,
+        opts: &BuildOptions,
+        sink: &(dyn Fn(usize, Event) + Sync),
+    ) -> Result<BuildOutput> {
         if let Some(p) = opts.platform.as_deref().filter(|p| !p.is_empty()) {
             let want = format!("linux/{}", host_arch());
             if p != want && p != "linux" {
@@ -276,101 +288,86 @@ impl Builder {
             .map(|&i| 1 + graph.stages[i].steps.len())
             .sum();
         let lexer = Lexer::new(df.escape);
+        // Step numbers are fixed up front, so parallel stages report
+        // deterministic numbers.
+        let mut first_step = BTreeMap::new();
+        let mut n = 0;
+        for &si in &needed {
+            first_step.insert(si, n + 1);
+            n += 1 + graph.stages[si].steps.len();
+        }
+        let run = StageRun {
+            graph: &graph,
+            lexer: &lexer,
+            opts,
+            build_args: &build_args,
+            total,
+            multi: graph.stages.len() > 1,
+            epoch,
+            sink,
+        };
         let mut results: BTreeMap<usize, State> = BTreeMap::new();
         let mut consumed: BTreeSet<String> = BTreeSet::new();
-        let mut number = 0;
-        let multi = graph.stages.len() > 1;
-        for &si in &needed {
-            let stage = &graph.stages[si];
-            let stage_steps = 1 + stage.steps.len();
-            number += 1;
-            ev(Event::Step(StepInfo {
-                number,
-                total,
-                stage: stage.display_name(),
-                multi_stage: multi,
-                stage_step: 1,
-                stage_steps,
-                text: stage.from.original.clone(),
-                line: stage.from.line,
-            }));
-            let mut st = self.base_state(&graph, si, &results)?;
-            st.epoch = epoch;
-            ev(Event::Done(st.image.clone().unwrap_or_default()));
-            // Global ARG values seen by the stage when it re-declares them.
-            let global: BTreeMap<String, Option<String>> = graph
-                .global_args
+        let mut pending = needed.clone();
+        while !pending.is_empty() {
+            // Every stage whose dependencies are built can start.
+            let mut wave: Vec<usize> = pending
                 .iter()
-                .map(|(k, v)| {
-                    let val = match build_args.get(k) {
-                        Some(Some(b)) => Some(b.clone()),
-                        _ => v.clone(),
-                    };
-                    (k.clone(), val)
-                })
+                .copied()
+                .filter(|&si| graph.deps(si).iter().all(|d| results.contains_key(d)))
                 .collect();
-            for k in graph.global_args.iter().map(|(k, _)| k) {
-                consumed.insert(k.clone());
-            }
-            let triggers = strings(st.config.pointer("/config/OnBuild"));
-            if !triggers.is_empty() {
-                ev(Event::Output(
-                    format!(
-                        "# Executing {} build trigger{}\n",
-                        triggers.len(),
-                        if triggers.len() == 1 { "" } else { "s" }
-                    )
-                    .into_bytes(),
+            if wave.is_empty() {
+                return Err(BuildError::Invalid(
+                    "circular dependency between stages".into(),
                 ));
-                cfg(&mut st.config).remove("OnBuild");
-                let text = triggers.join("\n");
-                let parsed = parse(&text)?;
-                for mut t in parsed.instructions {
-                    t.line = stage.from.line;
-                    self.step(
-                        &lexer,
-                        &t,
-                        &mut st,
-                        opts,
-                        &build_args,
-                        &global,
-                        &mut consumed,
-                        &results,
-                        &graph,
-                        si,
-                        ev,
-                    )
-                    .map_err(|e| at_line(&t, e))?;
+            }
+            if !opts.parallel {
+                wave.truncate(1);
+            }
+            let done: &BTreeMap<usize, State> = &results;
+            let outcomes: Vec<(usize, Result<(State, BTreeSet<String>)>)> = if wave.len() == 1 {
+                let si = wave[0];
+                vec![(si, self.run_stage(&run, si, first_step[&si], done))]
+            } else {
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = wave
+                        .iter()
+                        .map(|&si| {
+                            let run = &run;
+                            let first = first_step[&si];
+                            (
+                                si,
+                                scope.spawn(move || self.run_stage(run, si, first, done)),
+                            )
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|(si, h)| {
+                            let r = h.join().unwrap_or_else(|_| {
+                                Err(BuildError::Runtime("a build stage panicked".into()))
+                            });
+                            (si, r)
+                        })
+                        .collect()
+                })
+            };
+            let mut failed = None;
+            for (si, r) in outcomes {
+                match r {
+                    Ok((st, used)) => {
+                        results.insert(si, st);
+                        consumed.extend(used);
+                    }
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
                 }
             }
-            for (k, inst) in stage.steps.iter().enumerate() {
-                number += 1;
-                ev(Event::Step(StepInfo {
-                    number,
-                    total,
-                    stage: stage.display_name(),
-                    multi_stage: multi,
-                    stage_step: k + 2,
-                    stage_steps,
-                    text: inst.original.clone(),
-                    line: inst.line,
-                }));
-                self.step(
-                    &lexer,
-                    inst,
-                    &mut st,
-                    opts,
-                    &build_args,
-                    &global,
-                    &mut consumed,
-                    &results,
-                    &graph,
-                    si,
-                    ev,
-                )
-                .map_err(|e| at_line(inst, e))?;
+            if let Some(e) = failed {
+                return Err(e);
             }
-            results.insert(si, st);
+            pending.retain(|si| !results.contains_key(si));
         }
         let unused: Vec<&String> = opts
             .build_args
@@ -383,10 +380,13 @@ impl Builder {
             .collect();
         if !unused.is_empty() {
             let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
-            ev(Event::Warning(format!(
-                "[Warning] One or more build-args [{}] were not consumed\n",
-                names.join(" ")
-            )));
+            sink(
+                0,
+                Event::Warning(format!(
+                    "[Warning] One or more build-args [{}] were not consumed\n",
+                    names.join(" ")
+                )),
+            );
         }
         let fin = results
             .remove(&target)
@@ -399,7 +399,7 @@ impl Builder {
         Ok(BuildOutput { image_id })
     }
 
-    fn base_state(
+    pub(crate) fn base_state(
         &self,
         graph: &StageGraph,
         si: usize,
@@ -536,7 +536,7 @@ impl Builder {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn step(
+    pub(crate) fn step(
         &self,
         lexer: &Lexer,
         inst: &Instruction,

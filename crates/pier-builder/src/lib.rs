@@ -18,6 +18,7 @@ mod run;
 mod runmount;
 mod runstep;
 pub mod shell;
+mod stagerun;
 pub mod stages;
 
 pub use dockerignore::IgnoreMatcher;

@@ -196,26 +196,30 @@ impl StageGraph {
         }
     }
 
+    /// The stages stage `i` uses directly (`FROM <stage>`, `--from`).
+    pub fn deps(&self, i: usize) -> Vec<usize> {
+        let s = &self.stages[i];
+        let mut out = Vec::new();
+        if let Some(dep) = self.find(&s.base, i) {
+            out.push(dep);
+        }
+        for step in &s.steps {
+            if step.cmd == "copy" || step.cmd == "add" {
+                if let Some(dep) = step.flag("from").and_then(|f| self.find(&f, i)) {
+                    out.push(dep);
+                }
+            }
+        }
+        out
+    }
+
     /// Stages `target` depends on, itself included, in build order.
     pub fn needed(&self, target: usize) -> Vec<usize> {
         let mut need = BTreeSet::new();
         let mut todo = vec![target];
         while let Some(i) = todo.pop() {
-            if !need.insert(i) {
-                continue;
-            }
-            let s = &self.stages[i];
-            if let Some(dep) = self.find(&s.base, i) {
-                todo.push(dep);
-            }
-            for step in &s.steps {
-                if step.cmd == "copy" || step.cmd == "add" {
-                    if let Some(from) = step.flag("from") {
-                        if let Some(dep) = self.find(&from, i) {
-                            todo.push(dep);
-                        }
-                    }
-                }
+            if need.insert(i) {
+                todo.extend(self.deps(i));
             }
         }
         need.into_iter().collect()

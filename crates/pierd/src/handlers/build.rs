@@ -54,7 +54,8 @@ fn build_api_error(e: BuildError) -> ApiError {
 
 /// What the build task sends the response task.
 enum Msg {
-    Event(Event),
+    /// An event and the number of the step it belongs to.
+    Event(usize, Event),
     Failed(BuildError),
     Built(String),
 }
@@ -115,6 +116,10 @@ fn params(q: &Query) -> ApiResult<Params> {
             network: q.get_nonempty("networkmode").map(str::to_string),
             extra_hosts,
             platform: q.get_nonempty("platform").map(str::to_string),
+            // Docker's classic stream is one step after the other; the
+            // BuildKit-style display of `pier build` can show stages
+            // running side by side.
+            parallel: q.bool("pierprogress"),
             ..Default::default()
         },
     })
@@ -210,11 +215,12 @@ fn classic(ev: &Event) -> Vec<Value> {
         Event::Done(id) if id.is_empty() => Vec::new(),
         Event::Done(id) => vec![stream(format!(" ---> {}\n", short(id)))],
         Event::Warning(w) => vec![stream(w.clone())],
+        Event::Failed => Vec::new(),
     }
 }
 
 /// The same events for `pier build`'s BuildKit-style display.
-fn pier_event(ev: &Event) -> Value {
+fn pier_event(step: usize, ev: &Event) -> Value {
     let v = match ev {
         Event::Step(s) => json!({ "step": {
             "number": s.number, "total": s.total, "stage": s.stage, "multi": s.multi_stage,
@@ -226,7 +232,10 @@ fn pier_event(ev: &Event) -> Value {
         Event::Removed(id) => json!({ "removed": id }),
         Event::Done(id) => json!({ "done": id }),
         Event::Warning(w) => json!({ "warning": w }),
+        Event::Failed => json!({ "failed": true }),
     };
+    let mut v = v;
+    v["at"] = json!(step);
     json!({ "pier": v })
 }
 
@@ -273,8 +282,8 @@ pub async fn build(State(d): AppState, q: Query, req: Request) -> ApiResult<Resp
     tokio::task::spawn_blocking(move || {
         let _keep = ctx_dir;
         let etx = tx.clone();
-        let res = b.build(&options, &mut |ev| {
-            let _ = etx.send(Msg::Event(ev));
+        let res = b.build(&options, &|step, ev| {
+            let _ = etx.send(Msg::Event(step, ev));
         });
         let _ = match res {
             Ok(out) => tx.send(Msg::Built(out.image_id)),
@@ -293,9 +302,9 @@ pub async fn build(State(d): AppState, q: Query, req: Request) -> ApiResult<Resp
         let mut next = first;
         while let Some(msg) = next {
             let lines: Vec<Value> = match msg {
-                Msg::Event(ev) if quiet && !matches!(ev, Event::Warning(_)) => Vec::new(),
-                Msg::Event(ev) if pier_progress => vec![pier_event(&ev)],
-                Msg::Event(ev) => classic(&ev),
+                Msg::Event(_, ev) if quiet && !matches!(ev, Event::Warning(_)) => Vec::new(),
+                Msg::Event(step, ev) if pier_progress => vec![pier_event(step, &ev)],
+                Msg::Event(_, ev) => classic(&ev),
                 Msg::Failed(e) => vec![error_line(&e)],
                 Msg::Built(id) => {
                     let mut out = vec![json!({ "aux": { "ID": id } })];

@@ -3,6 +3,7 @@
 //! lines with their time offset, `#N CACHED`, `#N DONE 0.1s`, and on a
 //! failed RUN the step's last output and BuildKit's error text.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -22,7 +23,9 @@ struct Vertex {
 
 pub struct Progress {
     counter: usize,
-    cur: Option<Vertex>,
+    /// Open steps by build step number (stages may run in parallel).
+    open: BTreeMap<u64, Vertex>,
+    failed: Option<Vertex>,
     pub image_id: Option<String>,
     dockerfile: String,
     dockerfile_text: Option<String>,
@@ -47,7 +50,8 @@ impl Progress {
     pub fn new(dockerfile: &str, dockerfile_text: Option<String>) -> Self {
         Progress {
             counter: 0,
-            cur: None,
+            open: BTreeMap::new(),
+            failed: None,
             image_id: None,
             dockerfile: dockerfile.to_string(),
             dockerfile_text,
@@ -81,8 +85,8 @@ impl Progress {
         }
     }
 
-    fn close(&mut self) {
-        if let Some(mut v) = self.cur.take() {
+    fn close(&mut self, at: u64) {
+        if let Some(mut v) = self.open.remove(&at) {
             Self::flush_partial(&mut v);
             if !v.cached {
                 errline(&format!(
@@ -113,8 +117,9 @@ impl Progress {
         let Some(ev) = msg.get("pier") else {
             return Ok(());
         };
+        let at = ev.get("at").and_then(Value::as_u64).unwrap_or(0);
         if let Some(step) = ev.get("step") {
-            self.close();
+            self.close(at);
             let n = self.next();
             let num = |k: &str| step.get(k).and_then(Value::as_u64).unwrap_or(0);
             let text = step.get("text").and_then(Value::as_str).unwrap_or("");
@@ -126,22 +131,25 @@ impl Progress {
                 format!("[{}/{}] {text}", num("k"), num("n"))
             };
             errline(&format!("#{n} {label}\n"));
-            self.cur = Some(Vertex {
-                n,
-                start: Instant::now(),
-                cached: false,
-                label,
-                line: num("line") as usize,
-                tail: Vec::new(),
-                partial: String::new(),
-            });
+            self.open.insert(
+                at,
+                Vertex {
+                    n,
+                    start: Instant::now(),
+                    cached: false,
+                    label,
+                    line: num("line") as usize,
+                    tail: Vec::new(),
+                    partial: String::new(),
+                },
+            );
         } else if ev.get("cached").is_some() {
-            if let Some(v) = self.cur.as_mut() {
+            if let Some(v) = self.open.get_mut(&at) {
                 v.cached = true;
                 errline(&format!("#{} CACHED\n", v.n));
             }
         } else if let Some(out) = ev.get("output").and_then(Value::as_str) {
-            if let Some(v) = self.cur.as_mut() {
+            if let Some(v) = self.open.get_mut(&at) {
                 v.partial.push_str(out);
                 while let Some(i) = v.partial.find('\n') {
                     let line: String = v.partial[..i].to_string();
@@ -154,6 +162,10 @@ impl Progress {
                     }
                 }
             }
+        } else if ev.get("done").is_some() {
+            self.close(at);
+        } else if ev.get("failed").is_some() {
+            self.failed = self.open.remove(&at);
         } else if let Some(w) = ev.get("warning").and_then(Value::as_str) {
             errline(w);
         }
@@ -162,7 +174,7 @@ impl Progress {
 
     /// Marks the current step failed; returns the final error line.
     fn fail(&mut self, text: &str) -> String {
-        if let Some(mut v) = self.cur.take() {
+        if let Some(mut v) = self.failed.take() {
             Self::flush_partial(&mut v);
             errline(&format!("#{} ERROR: {text}\n", v.n));
             let mut summary = format!("------\n > {}:\n", v.label);
@@ -188,7 +200,10 @@ impl Progress {
 
     /// The export vertex after a successful build.
     pub fn finish(&mut self, tags: &[String]) {
-        self.close();
+        let open: Vec<u64> = self.open.keys().copied().collect();
+        for at in open {
+            self.close(at);
+        }
         let n = self.next();
         let id = self.image_id.clone().unwrap_or_default();
         let mut s = format!(
