@@ -18,7 +18,7 @@ use crate::parser::{parse, Instruction};
 use crate::rootview::RootView;
 use crate::run::{ensure_init_layer, RunEnv};
 use crate::shell::Lexer;
-use crate::stagerun::StageRun;
+use crate::stagerun::{StageResult, StageRun};
 use crate::stages::{arg_decls, StageGraph};
 
 /// Build args that need no ARG declaration.
@@ -325,7 +325,7 @@ impl Builder {
                 wave.truncate(1);
             }
             let done: &BTreeMap<usize, State> = &results;
-            let outcomes: Vec<(usize, Result<(State, BTreeSet<String>)>)> = if wave.len() == 1 {
+            let outcomes: Vec<(usize, StageResult)> = if wave.len() == 1 {
                 let si = wave[0];
                 vec![(si, self.run_stage(&run, si, first_step[&si], done))]
             } else {

@@ -11,6 +11,9 @@ use crate::parser::{parse, Instruction};
 use crate::shell::Lexer;
 use crate::stages::StageGraph;
 
+/// A built stage: its final state and the build args it declared.
+pub(crate) type StageResult = Result<(State, BTreeSet<String>)>;
+
 /// What every stage of one build shares.
 pub(crate) struct StageRun<'a> {
     pub graph: &'a StageGraph,
@@ -32,7 +35,7 @@ impl Builder {
         si: usize,
         first: usize,
         results: &BTreeMap<usize, State>,
-    ) -> Result<(State, BTreeSet<String>)> {
+    ) -> StageResult {
         let graph = run.graph;
         let stage = &graph.stages[si];
         let stage_steps = 1 + stage.steps.len();
