@@ -406,3 +406,54 @@ fn independent_stages_build_in_parallel() {
         "a\nb"
     );
 }
+
+#[test]
+fn from_platform_and_errors_naming_lines() {
+    let d = Daemon::start();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM --platform=$BUILDPLATFORM busybox AS b\nARG TARGETOS\nRUN echo $TARGETOS > /os\n",
+        )],
+    );
+    built(build(
+        &d,
+        ctx.path(),
+        &["-t", "plat", "--platform", "linux/amd64"],
+    ));
+    assert_eq!(cat(&d, "plat", "/os"), "linux");
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM --platform=linux/s390x busybox\nRUN true\n",
+        )],
+    );
+    let out = build(&d, ctx.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("FROM --platform=linux/s390x: only linux/"),
+        "{}",
+        stderr(&out)
+    );
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nCOPY --from=nostage /x /y\n")],
+    );
+    let out = d.docker(&["build", ctx.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("invalid from flag value nostage: pull access denied for nostage, repository does not exist or may require 'docker login' (Dockerfile line 2)"),
+        "{}",
+        stderr(&out)
+    );
+    write(ctx.path(), &[("Dockerfile", "FROM nosuchbase\n")]);
+    let out = d.docker(&["build", ctx.path().to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("pull access denied for nosuchbase"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -180,14 +180,13 @@ fn scratch() -> Value {
     })
 }
 
+/// Names the Dockerfile line in errors that do not already carry Docker's
+/// exact text (parse errors name it themselves; RUN and COPY failures are
+/// worded as Docker words them).
 pub(crate) fn at_line(inst: &Instruction, e: BuildError) -> BuildError {
     match e {
-        BuildError::Parse { .. } | BuildError::RunFailed { .. } => e,
-        other => BuildError::Invalid(format!(
-            "dockerfile line {}: {} : {other}",
-            inst.line,
-            inst.keyword()
-        )),
+        BuildError::Parse { .. } | BuildError::RunFailed { .. } | BuildError::Copy(_) => e,
+        other => BuildError::Invalid(format!("{other} (Dockerfile line {})", inst.line)),
     }
 }
 
@@ -413,6 +412,15 @@ impl Builder {
             st.args.clear();
             st.cmd_set = false;
             return Ok(st);
+        }
+        if let Some(p) = stage.platform.as_deref().filter(|p| !p.is_empty()) {
+            let host = format!("linux/{}", host_arch());
+            if p != host && p != "linux" && !p.starts_with("$") {
+                return Err(BuildError::Invalid(format!(
+                    "FROM --platform={p}: only {host} images can be built on this host (Dockerfile line {})",
+                    stage.from.line
+                )));
+            }
         }
         if stage.base.eq_ignore_ascii_case("scratch") {
             return Ok(State {
