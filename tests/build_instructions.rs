@@ -457,3 +457,46 @@ fn from_platform_and_errors_naming_lines() {
         stderr(&out)
     );
 }
+
+#[test]
+fn tty_progress_redraws_in_place() {
+    let d = Daemon::start();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nRUN echo live-output-line && sleep 0.5\nCOPY f /f\n",
+            ),
+            ("f", "f"),
+        ],
+    );
+    let mut cmd = d.pier_cmd();
+    cmd.args(["build", "-t", "ttyimg", ctx.path().to_str().unwrap()]);
+    let (screen, status) = run_in_pty(cmd, &[], std::time::Duration::from_secs(60));
+    assert_eq!(status, Some(0), "{screen}");
+    assert!(screen.contains("[+] Building"), "{screen}");
+    assert!(screen.contains("FINISHED"), "{screen}");
+    assert!(
+        screen.contains(" => [2/3] RUN echo live-output-line && sleep 0.5"),
+        "{screen}"
+    );
+    // The running step's output is shown under it while it runs.
+    assert!(screen.contains(" => => # live-output-line"), "{screen}");
+    // Redrawn in place: cursor-up sequences, not a growing log.
+    assert!(
+        screen.contains("\x1b[") && screen.contains("A\r\x1b[2K"),
+        "{screen}"
+    );
+    let (screen, status) = {
+        let mut cmd = d.pier_cmd();
+        cmd.args(["build", "-t", "ttyimg", ctx.path().to_str().unwrap()]);
+        run_in_pty(cmd, &[], std::time::Duration::from_secs(60))
+    };
+    assert_eq!(status, Some(0), "{screen}");
+    assert!(
+        screen.contains(" => CACHED [2/3] RUN echo live-output-line"),
+        "{screen}"
+    );
+}

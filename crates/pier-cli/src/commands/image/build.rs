@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::build_context::{self, Context};
 use super::build_progress::Progress;
+use super::build_tty::TtyProgress;
 use crate::cli::{BuildArgs, BuilderPruneArgs};
 use crate::client::{self, next_chunk, Query};
 use crate::commands::{CmdError, CmdResult, Ctx};
@@ -133,8 +134,13 @@ pub async fn run(ctx: &Ctx, a: BuildArgs) -> CmdResult {
     if let Some(p) = a.platform.as_deref().filter(|p| !p.is_empty()) {
         q = q.add("platform", p);
     }
+    let tty =
+        !quiet && (a.progress == "tty" || (a.progress == "auto" && crate::tty::is_terminal(2)));
     let mut progress = Progress::new(&dockerfile, dockerfile_text.clone());
-    if !quiet {
+    let mut live = TtyProgress::new(&dockerfile, dockerfile_text.clone());
+    if tty {
+        live.draw();
+    } else if !quiet {
         progress.header(dockerfile_text.as_ref().map_or(0, |t| t.len()), tar.len());
     }
     let resp = ctx
@@ -149,7 +155,20 @@ pub async fn run(ctx: &Ctx, a: BuildArgs) -> CmdResult {
     let mut body = resp.into_body();
     let mut buf: Vec<u8> = Vec::new();
     let mut failure: Option<String> = None;
-    while let Some(chunk) = next_chunk(&mut body).await? {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        let chunk = if tty {
+            tokio::select! {
+                c = next_chunk(&mut body) => c?,
+                _ = tick.tick() => {
+                    live.draw();
+                    continue;
+                }
+            }
+        } else {
+            next_chunk(&mut body).await?
+        };
+        let Some(chunk) = chunk else { break };
         buf.extend_from_slice(&chunk);
         let mut de = serde_json::Deserializer::from_slice(&buf).into_iter::<Value>();
         let mut consumed = 0;
@@ -162,8 +181,15 @@ pub async fn run(ctx: &Ctx, a: BuildArgs) -> CmdResult {
                 if let Some(m) = v.pointer("/errorDetail/message").and_then(Value::as_str) {
                     failure = Some(m.to_string());
                 }
-            } else if let Err(e) = progress.handle(&v) {
-                failure = Some(e);
+            } else {
+                let r = if tty {
+                    live.handle(&v)
+                } else {
+                    progress.handle(&v)
+                };
+                if let Err(e) = r {
+                    failure = Some(e);
+                }
             }
         }
         buf.drain(..consumed);
@@ -171,11 +197,13 @@ pub async fn run(ctx: &Ctx, a: BuildArgs) -> CmdResult {
     if let Some(f) = failure {
         return Err(CmdError::new(1, f));
     }
-    let Some(id) = progress.image_id.clone() else {
+    let Some(id) = progress.image_id.clone().or_else(|| live.image_id.clone()) else {
         return Err(CmdError::new(1, "the build produced no image"));
     };
     if quiet {
         output::out(&format!("{id}\n"));
+    } else if tty {
+        live.finish(&full_tags);
     } else {
         progress.finish(&full_tags);
     }
