@@ -17,7 +17,7 @@ mod tty;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, Parser};
 
-use cli::{Cli, Cmd, ContainerCmd, ImageCmd, SystemCmd};
+use cli::{BuilderCmd, Cli, Cmd, ContainerCmd, ImageCmd, SystemCmd};
 use commands::{container, image, system, CmdError, CmdResult, Ctx, BIN};
 
 fn main() {
@@ -136,6 +136,14 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
         Cmd::Commit(a) => container::files::commit(&c(&["commit"]), a).await,
         Cmd::Top(a) => container::stats::top(&c(&["top"]), a).await,
         Cmd::Stats(a) => container::stats::stats(&c(&["stats"]), a).await,
+        Cmd::Build(a) => image::build::run(&c(&["build"]), a).await,
+        Cmd::Builder { cmd } => match cmd {
+            None => {
+                print_help(&["builder"]);
+                Ok(())
+            }
+            Some(BuilderCmd::Prune(a)) => image::build::prune(&c(&["builder", "prune"]), a).await,
+        },
         Cmd::Help { args } => {
             let mut argv = vec![BIN.to_string()];
             argv.extend(args.iter().cloned());
@@ -243,6 +251,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
                 Ok(())
             }
             Some(ImageCmd::Ls(a)) => image::list::run(&c(&["image", "ls"]), a, false).await,
+            Some(ImageCmd::Build(a)) => image::build::run(&c(&["image", "build"]), a).await,
             Some(ImageCmd::Load(a)) => image::transfer::load(&c(&["image", "load"]), a).await,
             Some(ImageCmd::Save(a)) => image::transfer::save(&c(&["image", "save"]), a).await,
             Some(ImageCmd::Import(a)) => image::transfer::import(&c(&["image", "import"]), a).await,

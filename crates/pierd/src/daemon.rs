@@ -137,6 +137,8 @@ pub struct Daemon {
     pub events: crate::events::EventBus,
     /// Set by `main` once the daemon's networking is open.
     pub network: Option<Arc<pier_network::Networking>>,
+    /// The image builder (`POST /build`), state under R/builder.
+    pub builder: Arc<pier_builder::Builder>,
 }
 
 impl Daemon {
@@ -164,6 +166,8 @@ impl Daemon {
         let volumes = Arc::new(pier_volume::VolumeStore::open(data_root.join("volumes"))?);
         crate::containers::mounts::restore(&volumes, &containers, &paths);
         let host = HostInfo::gather(data_root);
+        let builder = crate::handlers::build::open_builder(images.clone(), &paths, &shim_path)
+            .map_err(|e| ContainerError::Runtime(format!("opening the builder: {e}")))?;
         Ok(Self {
             paths,
             shim_path,
@@ -174,6 +178,7 @@ impl Daemon {
             execs: Default::default(),
             events: Default::default(),
             network: None,
+            builder,
         })
     }
 }

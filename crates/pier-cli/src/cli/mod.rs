@@ -5,11 +5,13 @@
 //! themselves so the messages are docker's ("requires at least 1 argument").
 
 mod args;
+mod build_args;
 mod ops_args;
 
 use clap::{Parser, Subcommand};
 
 pub use args::*;
+pub use build_args::*;
 pub use ops_args::*;
 
 #[derive(Debug, Parser)]
@@ -142,6 +144,13 @@ pub enum Cmd {
     Top(TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Manage builds
+    Builder {
+        #[command(subcommand)]
+        cmd: Option<BuilderCmd>,
+    },
     /// Help about the command
     #[command(hide = true)]
     Help { args: Vec<String> },
@@ -229,10 +238,18 @@ pub enum ContainerCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum BuilderCmd {
+    /// Remove build cache
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ImageCmd {
     /// List images
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
@@ -303,6 +320,8 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["push"] | ["image", "push"] => "[OPTIONS] NAME[:TAG]",
         ["login"] => "[OPTIONS] [SERVER]",
         ["logout"] => "[SERVER]",
+        ["build"] | ["image", "build"] => "[OPTIONS] PATH | URL | -",
+        ["builder", "prune"] => "[OPTIONS]",
         ["info"] | ["system", "info"] => "[OPTIONS]",
         ["cp"] | ["container", "cp"] => "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-",
         ["diff"] | ["container", "diff"] => "CONTAINER",

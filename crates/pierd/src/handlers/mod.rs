@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per API area.
 
 pub mod attach;
+pub mod build;
 pub mod containers;
 pub mod distribution;
 pub mod events;

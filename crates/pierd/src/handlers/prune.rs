@@ -189,15 +189,6 @@ pub async fn images(State(d): AppState, q: Query) -> ApiResult<Response> {
     ))
 }
 
-/// No build cache yet.
-pub async fn build_cache(q: Query) -> ApiResult<Response> {
-    q.filters()?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "CachesDeleted": null, "SpaceReclaimed": 0 }),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,7 +207,7 @@ fn open_fds() -> i64 {
 /// `GET /system/df`, in the legacy shape that API 1.51 clients decode.
 pub async fn df(State(d): AppState) -> ApiResult<Response> {
     let dd = d.clone();
-    let (images, containers, vols) = tokio::task::spawn_blocking(move || {
+    let (images, containers, vols, build_cache) = tokio::task::spawn_blocking(move || {
         let images = dd
             .images
             .summaries(true, &Default::default())
@@ -233,7 +233,8 @@ pub async fn df(State(d): AppState) -> ApiResult<Response> {
                 .filter(|c| c.image_id.as_deref() == Some(i.id.as_str()))
                 .count() as i64;
         }
-        (images, containers, vols)
+        let build_cache = super::build::build_cache(&dd);
+        (images, containers, vols, build_cache)
     })
     .await
     .map_err(join_error)?;
@@ -243,7 +244,7 @@ pub async fn df(State(d): AppState) -> ApiResult<Response> {
         "Images": images,
         "Containers": containers,
         "Volumes": vols,
-        "BuildCache": [],
+        "BuildCache": build_cache,
     });
     Ok(json_response(StatusCode::OK, &body))
 }

@@ -14,7 +14,8 @@ use axum::Router;
 
 use crate::daemon::Daemon;
 use crate::handlers::{
-    attach, containers, distribution, events, exec, fs, images, logs, ops, prune, system, volumes,
+    attach, build, containers, distribution, events, exec, fs, images, logs, ops, prune, system,
+    volumes,
 };
 use crate::network::api as network;
 
@@ -58,7 +59,6 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/commit", post(fs::commit_container))
         .route("/containers/prune", post(prune::containers))
         .route("/images/prune", post(prune::images))
-        .route("/build/prune", post(prune::build_cache))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
@@ -71,6 +71,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         )
         .route("/networks/{id}/connect", post(network::connect))
         .route("/networks/{id}/disconnect", post(network::disconnect))
+        .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
         .route("/images/json", get(images::list))
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::get_many))

@@ -1,5 +1,9 @@
 //! Image verbs.
 
+pub mod build;
+pub mod build_context;
+pub mod build_progress;
+pub mod build_tty;
 pub mod history;
 pub mod list;
 pub mod login;

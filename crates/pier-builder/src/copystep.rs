@@ -1,0 +1,165 @@
+//! The COPY/ADD step: sources from the context, another stage or an
+//! image, `--chown` resolved in the image being built, cached by content.
+
+use std::collections::BTreeMap;
+
+use crate::cache::step_key;
+use crate::copy::{checksum, CopyRequest};
+use crate::dockerignore::IgnoreMatcher;
+use crate::error::{BuildError, Result};
+use crate::executor::{BuildOptions, Builder, Event, State};
+use crate::parser::Instruction;
+use crate::rootview::{resolve_chown, RootView};
+use crate::shell::{split_raw, Lexer};
+use crate::stages::StageGraph;
+
+impl Builder {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn copy_step(
+        &self,
+        lexer: &Lexer,
+        inst: &Instruction,
+        st: &mut State,
+        opts: &BuildOptions,
+        results: &BTreeMap<usize, State>,
+        graph: &StageGraph,
+        si: usize,
+        ev: &mut dyn FnMut(Event),
+    ) -> Result<()> {
+        let keyword = inst.keyword();
+        let snapshot = st.clone();
+        let lookup = snapshot.lookup();
+        let expand = |w: &str| {
+            lexer
+                .word(w, &lookup)
+                .map_err(|e| BuildError::parse(inst.line, e))
+        };
+        let raw = inst
+            .json_args()
+            .unwrap_or_else(|| split_raw(&inst.args, lexer.escape));
+        let mut words = Vec::new();
+        let mut heredocs = Vec::new();
+        for w in &raw {
+            if let Some(marker) = w.strip_prefix("<<") {
+                let name = marker.trim_start_matches('-').trim_matches(['"', '\'']);
+                if let Some(doc) = inst.heredocs.iter().find(|d| d.name == name) {
+                    let content = if doc.expand {
+                        expand(&doc.content)?
+                    } else {
+                        doc.content.clone()
+                    };
+                    heredocs.push((doc.name.clone(), content.into_bytes()));
+                    continue;
+                }
+            }
+            words.push(expand(w)?);
+        }
+        let Some(dest) = words.pop() else {
+            return Err(BuildError::parse(
+                inst.line,
+                format!("{keyword} requires at least two arguments, but only one was provided. Destination could not be determined"),
+            ));
+        };
+        if words.is_empty() && heredocs.is_empty() {
+            return Err(BuildError::parse(
+                inst.line,
+                format!("{keyword} requires at least two arguments, but only one was provided. Destination could not be determined"),
+            ));
+        }
+        if let Some(url) = words.iter().find(|w| {
+            w.starts_with("http://") || w.starts_with("https://") || w.starts_with("git@")
+        }) {
+            return Err(BuildError::Invalid(format!(
+                "{keyword} from a URL ({url}) is not supported by Pier's builder yet"
+            )));
+        }
+        let chmod = match inst.flag("chmod") {
+            Some(m) => Some(
+                u32::from_str_radix(&expand(&m)?, 8)
+                    .map_err(|_| BuildError::Invalid(format!("invalid chmod parameter: {m}")))?,
+            ),
+            None => None,
+        };
+        let parents = matches!(inst.flag("parents").as_deref(), Some("" | "true"));
+        let excludes = IgnoreMatcher::new(&inst.flag_all("exclude"))?;
+        let extract = keyword == "ADD" && inst.flag("unpack").as_deref() != Some("false");
+
+        // Where the sources come from.
+        let from = match inst.flag("from") {
+            Some(f) => Some(expand(&f)?),
+            None => None,
+        };
+        let (source_view, from_ident) = match &from {
+            None => (None, "context".to_string()),
+            Some(f) => {
+                let (layers, ident) = match graph.find(f, si) {
+                    Some(dep) => {
+                        let s = results.get(&dep).ok_or_else(|| {
+                            BuildError::Invalid(format!("stage {f} was not built"))
+                        })?;
+                        // The content checksum covers what is copied: a
+                        // rebuilt stage with the same files still hits.
+                        (s.layers.clone(), "stage".to_string())
+                    }
+                    None => {
+                        let rec = self.store.get(f).map_err(|_| {
+                            BuildError::Invalid(format!(
+                                "invalid from flag value {f}: pull access denied for {f}, repository does not exist or may require 'docker login'"
+                            ))
+                        })?;
+                        (self.store.layer_dirs(&rec)?, "image".to_string())
+                    }
+                };
+                (Some(RootView::open(&layers, self.tmp_dir())?), ident)
+            }
+        };
+        let target = RootView::open(&st.layers, self.tmp_dir())?;
+        let chown = match inst.flag("chown") {
+            Some(c) => Some(resolve_chown(Some(&target), &expand(&c)?)?),
+            None => None,
+        };
+        let source_root = match &source_view {
+            Some(v) => v.root(),
+            None => opts.context.clone(),
+        };
+        let req = CopyRequest {
+            keyword: &keyword,
+            srcs: words,
+            heredocs,
+            dest: dest.clone(),
+            workdir: st.workdir(),
+            source_root: &source_root,
+            chown,
+            chmod,
+            parents,
+            excludes,
+            extract,
+            target: Some(&target),
+        };
+        let plan = req.plan()?;
+        let sum = checksum(&plan)?;
+        let key = step_key(
+            &st.parent_key(),
+            &[
+                &keyword,
+                &from_ident,
+                &dest,
+                &format!("{chown:?}{chmod:?}{parents}"),
+                &sum,
+            ],
+        );
+        if self.hit(st, &key, opts.no_cache, ev)? {
+            return Ok(());
+        }
+        let tar = self
+            .tmp_dir()
+            .join(format!("copy-{}.tar", rand::random::<u64>()));
+        crate::layer::write_plan_tar(&plan, &tar, st.epoch_secs())?;
+        drop(target);
+        drop(source_view);
+        let by = format!("/bin/sh -c #(nop) {keyword} sha256:{sum} in {dest} ");
+        let res = self.finish_step(st, &key, &by, Some(tar.clone()), ev);
+        let _ = std::fs::remove_file(&tar);
+        res
+    }
+}
