@@ -10,5 +10,9 @@ fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     if target.contains("linux") && target.contains("gnu") {
         println!("cargo:rustc-link-arg-bin=pier-shim=-no-pie");
+        // rustc links with LLD, which only groups the `.text.hot.*`
+        // sections (the idle monitor's whole working set) when asked to;
+        // otherwise they scatter over several fault-around windows.
+        println!("cargo:rustc-link-arg-bin=pier-shim=-Wl,-z,keep-text-section-prefix");
     }
 }
