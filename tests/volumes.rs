@@ -5,7 +5,7 @@
 mod common;
 
 use common::volumes::{import_volume_image, volume_names};
-use common::{ok, stderr, Daemon};
+use common::{ok, stderr, stdout, Daemon};
 
 /// The recipe from Docker's docs: back a volume up into a tar on the host,
 /// delete and recreate the volume, restore it, and get the same bytes.
@@ -634,5 +634,66 @@ fn bind_backed_volume_keeps_host_data() {
         stderr(&out).contains("plugin \"nosuch\" not found"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// `bind-propagation` decides whether a mount made on the host under the
+/// source later shows up in the container: `rshared` yes, `rprivate`
+/// (Docker's default for binds) no. The source is a shared mount the test
+/// makes itself.
+#[test]
+fn bind_propagation_is_applied() {
+    let d = Daemon::start();
+    let src = d.dir.path().join("shared-src");
+    std::fs::create_dir_all(&src).unwrap();
+    let sh = |args: &[&str]| {
+        let st = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "{args:?}");
+    };
+    let s = src.to_str().unwrap().to_string();
+    sh(&["mount", "--bind", &s, &s]);
+    sh(&["mount", "--make-shared", &s]);
+    for prop in ["rshared", "rprivate"] {
+        let spec = format!("type=bind,source={s},target=/m,bind-propagation={prop}");
+        ok(d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            &format!("p-{prop}"),
+            "--network",
+            "none",
+            "--mount",
+            &spec,
+            "busybox",
+            "sleep",
+            "60",
+        ]));
+    }
+    let sub = src.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let sub_s = sub.to_str().unwrap().to_string();
+    sh(&["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", &sub_s]);
+    std::fs::write(sub.join("f"), "from the host\n").unwrap();
+    let seen = |name: &str| d.docker(&["exec", name, "cat", "/m/sub/f"]);
+    let shared = seen("p-rshared");
+    let private = seen("p-rprivate");
+    ok(d.docker(&["rm", "-f", "p-rshared", "p-rprivate"]));
+    let _ = std::process::Command::new("umount").arg(&sub_s).status();
+    let _ = std::process::Command::new("umount")
+        .arg("-l")
+        .arg(&s)
+        .status();
+    assert_eq!(
+        stdout(&shared),
+        "from the host\n",
+        "rshared: {}",
+        stderr(&shared)
+    );
+    assert!(
+        !private.status.success(),
+        "rprivate saw the host's new mount"
     );
 }

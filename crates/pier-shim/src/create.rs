@@ -237,6 +237,7 @@ pub fn create(
                 return Err(e);
             }
         }
+        apply_bind_propagation(&cfg.bundle, pid);
         Ok(Created {
             pid,
             cgroup: prep.cgroup,
@@ -249,4 +250,62 @@ pub fn create(
         }
     }
     res.map_err(HelperError::from)
+}
+
+/// libcontainer 0.7 passes a bind mount's propagation option (`rprivate`,
+/// `rshared`, ...) in the same mount(2) call as MS_BIND, where the kernel
+/// ignores it, so every bind ends up with the container root's propagation
+/// (slave). As runc does, change each bind's propagation on its mount
+/// point, from inside the created container's mount namespace, before
+/// START. Runs last in the create helper: it leaves the helper in that
+/// namespace.
+fn apply_bind_propagation(bundle: &Path, init: i32) {
+    use nix::mount::MsFlags;
+    let Ok(spec) = Spec::load(bundle.join("config.json")) else {
+        return;
+    };
+    let wanted: Vec<(PathBuf, MsFlags)> = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .filter_map(|m| {
+            let opts = m.options().as_ref()?;
+            if !opts.iter().any(|o| o == "bind" || o == "rbind") {
+                return None;
+            }
+            let flags = opts.iter().rev().find_map(|o| match o.as_str() {
+                "private" => Some(MsFlags::MS_PRIVATE),
+                "rprivate" => Some(MsFlags::MS_PRIVATE | MsFlags::MS_REC),
+                "shared" => Some(MsFlags::MS_SHARED),
+                "rshared" => Some(MsFlags::MS_SHARED | MsFlags::MS_REC),
+                "slave" => Some(MsFlags::MS_SLAVE),
+                "rslave" => Some(MsFlags::MS_SLAVE | MsFlags::MS_REC),
+                "unbindable" => Some(MsFlags::MS_UNBINDABLE),
+                "runbindable" => Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
+                _ => None,
+            })?;
+            Some((m.destination().clone(), flags))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let ns = match std::fs::File::open(format!("/proc/{init}/ns/mnt")) {
+        Ok(f) => f,
+        Err(e) => {
+            crate::slog!("bind propagation: opening the mount namespace: {e}");
+            return;
+        }
+    };
+    // Entering a mount namespace also moves root and cwd to its root: the
+    // container's rootfs, so destinations resolve as the container sees them.
+    if let Err(e) = nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNS) {
+        crate::slog!("bind propagation: entering the mount namespace: {e}");
+        return;
+    }
+    for (dest, flags) in wanted {
+        if let Err(e) = nix::mount::mount(None::<&str>, &dest, None::<&str>, flags, None::<&str>) {
+            crate::slog!("bind propagation of {}: {e}", dest.display());
+        }
+    }
 }
