@@ -39,8 +39,23 @@ ensure_rust() {
 
 # The docker CLI is a test client (never a daemon). Debian ships it in docker.io.
 ensure_docker_cli() {
-    if ! command -v docker >/dev/null 2>&1; then
+    ensure_dockerd
+}
+
+# Debian's docker.io: the docker CLI where none is installed, and a real
+# dockerd that tests start privately (own roots and socket, no bridge, no
+# iptables) to check image exchange. A policy-rc.d guard keeps the package
+# from starting the system's dockerd, whose docker0 bridge and iptables
+# rules would get in the way of Pier's own networking.
+ensure_dockerd() {
+    if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+        local guard=/usr/sbin/policy-rc.d
+        local had_guard=0
+        [ -e "$guard" ] && had_guard=1
+        [ "$had_guard" = 1 ] || printf '#!/bin/sh\nexit 101\n' >"$guard"
+        chmod +x "$guard"
         ensure_apt_packages docker.io
+        [ "$had_guard" = 1 ] || rm -f "$guard"
     fi
 }
 
