@@ -210,9 +210,11 @@ fn unverified_config() -> Result<ClientConfig, RegistryError> {
         .with_no_client_auth())
 }
 
-/// Docker's `InsecureSkipVerify` for insecure registries.
+/// Go's `InsecureSkipVerify`: accepts any server certificate but still
+/// checks handshake signatures. Used for insecure registries here and for
+/// `pier --tls` without `--tlsverify`.
 #[derive(Debug)]
-struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
+pub struct AcceptAnyCert(pub Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AcceptAnyCert {
     fn verify_server_cert(

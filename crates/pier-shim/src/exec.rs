@@ -156,67 +156,12 @@ fn refuse(r: Refusal) -> HelperError {
     HelperError::new(r.message, r.exit_code)
 }
 
-/// Every capability the running kernel knows (`exec --privileged`).
+/// Every capability this process may hand on (`exec --privileged`): the
+/// same set `--privileged` containers get from pier-runtime.
 fn all_capabilities() -> Vec<Capability> {
-    const NAMES: [&str; 41] = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",
-        "CAP_NET_RAW",
-        "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE",
-        "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",
-        "CAP_SYS_BOOT",
-        "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",
-        "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",
-        "CAP_LEASE",
-        "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP",
-        "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",
-        "CAP_SYSLOG",
-        "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",
-        "CAP_AUDIT_READ",
-        "CAP_PERFMON",
-        "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
-    ];
-    // Only what this process holds: a capability the host withholds
-    // (no CAP_SYS_RESOURCE on some VMs) cannot be granted.
-    let held = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapPrm:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
-        .unwrap_or(0);
-    NAMES
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| held & (1u64 << i) != 0)
-        .map(|(_, n)| n)
-        .filter_map(|n| serde_json::from_value(serde_json::Value::from(*n)).ok())
+    pier_runtime::security::available_caps()
+        .into_iter()
+        .filter_map(|n| serde_json::from_value(serde_json::Value::from(n)).ok())
         .collect()
 }
 
