@@ -5,7 +5,142 @@
 //! Engine API (`pier-cli`'s `compose` commands). Every field in it is in its
 //! long, canonical form: short syntaxes, lists-or-maps, durations and sizes
 //! are resolved by the loader so the engine never parses compose syntax.
+//!
+//! [`load`] follows docker compose's steps: environment (`.env` or
+//! `--env-file` under the process environment), file discovery, then per
+//! file parse → interpolate → `extends`, then the merge of all files, the
+//! project name, normalisation, profiles and reference checks.
 
+pub mod discover;
+pub mod dotenv;
+pub mod error;
+pub mod extends;
+pub mod interpolate;
+pub mod merge;
 pub mod model;
+pub mod normalize;
+pub mod output;
+mod project;
+mod validate;
+pub mod yaml;
 
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+pub use error::ComposeError;
 pub use model::*;
+pub use output::to_yaml;
+
+use crate::yaml::{Node, Value};
+
+/// What the CLI passes in: its flags and the process environment.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `-f`, in order; empty means discovery (`COMPOSE_FILE`, then
+    /// `compose.yaml` & co. in the working directory or its parents).
+    pub files: Vec<PathBuf>,
+    /// `-p`.
+    pub project_name: Option<String>,
+    /// `--project-directory`; default: the first file's directory.
+    pub project_directory: Option<PathBuf>,
+    /// The caller's working directory: discovery starts here and relative
+    /// `-f` paths are resolved against it.
+    pub working_dir: PathBuf,
+    /// `--env-file` (replaces the default `.env`).
+    pub env_files: Vec<PathBuf>,
+    /// `--profile`.
+    pub profiles: Vec<String>,
+    /// The process environment (passed in so tests never touch the real one).
+    pub environment: IndexMap<String, String>,
+}
+
+/// A loaded project and what compose would print as warnings.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub project: Project,
+    pub warnings: Vec<String>,
+}
+
+const VERSION_OBSOLETE: &str =
+    "the attribute `version` is obsolete, it will be ignored, please remove it to avoid potential confusion";
+
+pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
+    let mut warnings = Vec::new();
+    let env = discover::environment(opts)?;
+    let files = discover::config_files(opts, &env, &mut warnings)?;
+    let project_dir = discover::project_dir(opts, &files);
+
+    let unset: RefCell<Vec<String>> = RefCell::new(Vec::new());
+    let read = |path: &Path| -> Result<Node, ComposeError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ComposeError::io(path, e))?;
+        let name: Arc<str> = Arc::from(path.display().to_string());
+        let mut tree = yaml::parse(&text, &name)?;
+        let mut vars = interpolate::Vars::new(&env);
+        interpolate::interpolate_node(&mut tree, "", &mut vars)?;
+        let mut unset = unset.borrow_mut();
+        for name in vars.unset {
+            if !unset.contains(&name) {
+                unset.push(name);
+            }
+        }
+        Ok(tree)
+    };
+
+    let mut merged: Option<Node> = None;
+    for file in &files {
+        let mut tree = read(file)?;
+        match &tree.value {
+            Value::Map(top) => {
+                if top.contains_key("version") {
+                    warnings.push(format!("{}: {VERSION_OBSOLETE}", file.display()));
+                }
+            }
+            Value::Null => {}
+            _ => {
+                return Err(ComposeError::node(
+                    &tree,
+                    "",
+                    "Top-level object must be a mapping",
+                ));
+            }
+        }
+        let mut load_other = |path: &Path| read(path);
+        extends::resolve_file(&mut tree, file, &mut load_other)?;
+        merged = Some(match merged {
+            None => tree,
+            Some(base) => merge::merge_top(base, tree),
+        });
+    }
+    let tree = merged.ok_or(ComposeError::NoConfigFile)?;
+
+    let top_name = match tree.as_map().and_then(|m| m.get("name")) {
+        Some(node) => node.scalar_text(),
+        None => None,
+    };
+    let name = discover::project_name(opts, &env, top_name.as_deref(), &project_dir)?;
+    let profiles = discover::profiles(opts, &env);
+    let mut ctx = normalize::Context {
+        project_dir,
+        env: &env,
+        warnings: Vec::new(),
+    };
+    let assembly = project::Assembly {
+        name,
+        config_files: files,
+        profiles: &profiles,
+    };
+    let project = project::build(&tree, assembly, &mut ctx)?;
+    let vars = interpolate::Vars {
+        env: &env,
+        unset: unset.into_inner(),
+    };
+    warnings.extend(vars.warnings());
+    warnings.extend(ctx.warnings);
+    Ok(Loaded { project, warnings })
+}
+
+#[cfg(test)]
+mod tests;

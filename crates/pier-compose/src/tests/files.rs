@@ -1,0 +1,1 @@
+//! Discovery, env files, merging, extends, profiles.
