@@ -139,7 +139,13 @@ pub fn config_files(
             .map(|f| absolute(&base, Path::new(f)))
             .collect());
     }
-    let mut dir = Some(opts.working_dir.as_path());
+    // Like compose-go, discovery starts in --project-directory when given.
+    let start = opts
+        .project_directory
+        .as_ref()
+        .map(|d| absolute(&opts.working_dir, d))
+        .unwrap_or_else(|| opts.working_dir.clone());
+    let mut dir = Some(start.as_path());
     while let Some(current) = dir {
         let found: Vec<PathBuf> = DEFAULT_FILES
             .iter()

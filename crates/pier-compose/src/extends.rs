@@ -159,7 +159,7 @@ fn rebase_text(node: &mut Node, dir: &Path) {
 }
 
 /// Makes relative paths in a service written in another file absolute.
-fn rebase_paths(mut service: Node, dir: &Path) -> Node {
+pub fn rebase_paths(mut service: Node, dir: &Path) -> Node {
     let Value::Map(entries) = &mut service.value else {
         return service;
     };

@@ -15,6 +15,7 @@ pub mod discover;
 pub mod dotenv;
 pub mod error;
 pub mod extends;
+pub mod include;
 pub mod interpolate;
 pub mod merge;
 pub mod model;
@@ -73,48 +74,17 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let files = discover::config_files(opts, &env, &mut warnings)?;
     let project_dir = discover::project_dir(opts, &files);
 
-    let unset: RefCell<Vec<String>> = RefCell::new(Vec::new());
-    let read = |path: &Path| -> Result<Node, ComposeError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ComposeError::io(path, e))?;
-        let name: Arc<str> = Arc::from(path.display().to_string());
-        let mut tree = yaml::parse(&text, &name)?;
-        let mut vars = interpolate::Vars::new(&env);
-        interpolate::interpolate_node(&mut tree, "", &mut vars)?;
-        let mut unset = unset.borrow_mut();
-        for name in vars.unset {
-            if !unset.contains(&name) {
-                unset.push(name);
-            }
-        }
-        Ok(tree)
-    };
-
+    let reader = Reader::default();
     let mut merged: Option<Node> = None;
     for file in &files {
-        let mut tree = read(file)?;
-        match &tree.value {
-            Value::Map(top) => {
-                if top.contains_key("version") {
-                    warnings.push(format!("{}: {VERSION_OBSOLETE}", file.display()));
-                }
-            }
-            Value::Null => {}
-            _ => {
-                return Err(ComposeError::node(
-                    &tree,
-                    "",
-                    "Top-level object must be a mapping",
-                ));
-            }
-        }
-        let mut load_other = |path: &Path| read(path);
-        extends::resolve_file(&mut tree, file, &mut load_other)?;
+        let tree = reader.load_tree(file, &env, 0)?;
         merged = Some(match merged {
             None => tree,
             Some(base) => merge::merge_top(base, tree),
         });
     }
     let tree = merged.ok_or(ComposeError::NoConfigFile)?;
+    warnings.extend(reader.warnings.into_inner());
 
     let top_name = match tree.as_map().and_then(|m| m.get("name")) {
         Some(node) => node.scalar_text(),
@@ -135,11 +105,69 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let project = project::build(&tree, assembly, &mut ctx)?;
     let vars = interpolate::Vars {
         env: &env,
-        unset: unset.into_inner(),
+        unset: reader.unset.into_inner(),
     };
     warnings.extend(vars.warnings());
     warnings.extend(ctx.warnings);
     Ok(Loaded { project, warnings })
+}
+
+/// Reads compose files: parse and interpolate, then (for files that are
+/// part of the project rather than `extends` sources) `extends` and
+/// `include`.
+#[derive(Default)]
+struct Reader {
+    unset: RefCell<Vec<String>>,
+    warnings: RefCell<Vec<String>>,
+}
+
+impl Reader {
+    fn read(&self, path: &Path, env: &IndexMap<String, String>) -> Result<Node, ComposeError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ComposeError::io(path, e))?;
+        let name: Arc<str> = Arc::from(path.display().to_string());
+        let mut tree = yaml::parse(&text, &name)?;
+        let mut vars = interpolate::Vars::new(env);
+        interpolate::interpolate_node(&mut tree, "", &mut vars)?;
+        let mut unset = self.unset.borrow_mut();
+        for name in vars.unset {
+            if !unset.contains(&name) {
+                unset.push(name);
+            }
+        }
+        Ok(tree)
+    }
+
+    fn load_tree(
+        &self,
+        file: &Path,
+        env: &IndexMap<String, String>,
+        depth: usize,
+    ) -> Result<Node, ComposeError> {
+        let mut tree = self.read(file, env)?;
+        match &tree.value {
+            Value::Map(top) => {
+                if top.contains_key("version") {
+                    let warning = format!("{}: {VERSION_OBSOLETE}", file.display());
+                    self.warnings.borrow_mut().push(warning);
+                }
+            }
+            Value::Null => {}
+            _ => {
+                return Err(ComposeError::node(
+                    &tree,
+                    "",
+                    "Top-level object must be a mapping",
+                ));
+            }
+        }
+        let mut load_other = |path: &Path| self.read(path, env);
+        extends::resolve_file(&mut tree, file, &mut load_other)?;
+        let mut load_included = |path: &Path, env: &IndexMap<String, String>, depth: usize| {
+            self.load_tree(path, env, depth)
+        };
+        include::resolve(&mut tree, file, env, depth, &mut load_included)?;
+        Ok(tree)
+    }
 }
 
 #[cfg(test)]

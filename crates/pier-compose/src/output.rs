@@ -6,7 +6,10 @@ use crate::model::Project;
 
 /// The project as YAML, in the model's field order.
 pub fn to_yaml(project: &Project) -> String {
-    match serde_saphyr::to_string(project) {
+    // Lists indented under their key, as compose's Go YAML prints them.
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.compact_list_indent = false;
+    match serde_saphyr::to_string_with_options(project, options) {
         Ok(text) => text,
         // Serialising plain data cannot fail short of a bug; say so in the
         // output rather than panicking the CLI.

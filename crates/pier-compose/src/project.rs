@@ -23,13 +23,6 @@ pub fn build(tree: &Node, assembly: Assembly, ctx: &mut Context) -> Result<Proje
         Value::Null => &empty,
         _ => map(tree, "", top_level::TOP_LEVEL_KEYS)?,
     };
-    if let Some(include) = get(top, "include") {
-        return Err(ComposeError::node(
-            include,
-            "include",
-            "not supported by pier yet",
-        ));
-    }
     let project_name = assembly.name;
     let mut project = Project {
         name: project_name.clone(),
@@ -62,7 +55,8 @@ pub fn build(tree: &Node, assembly: Assembly, ctx: &mut Context) -> Result<Proje
                 .profiles
                 .iter()
                 .any(|p| assembly.profiles.contains(p));
-        if enabled && service.network_mode.is_none() && service.networks.is_empty() {
+        // Disabled services get it too: `run` of one by name must find it.
+        if service.network_mode.is_none() && service.networks.is_empty() {
             service
                 .networks
                 .insert("default".to_string(), ServiceNetwork::default());
@@ -76,6 +70,7 @@ pub fn build(tree: &Node, assembly: Assembly, ctx: &mut Context) -> Result<Proje
     let uses_default = project
         .services
         .values()
+        .chain(project.disabled_services.values())
         .any(|s| s.networks.contains_key("default"));
     if uses_default && !project.networks.contains_key("default") {
         project.networks.insert(

@@ -354,3 +354,53 @@ fn interpolation_applies_to_values_not_keys() {
     assert_eq!(web.labels["${KEY}"], "$literal v");
     assert_eq!(web.replicas(), 2);
 }
+
+#[test]
+fn include_brings_in_another_projects_resources() {
+    let fixture = Fixture::new(
+        "include:\n  - db/compose.yaml\n  - path: cache/compose.yaml\n    env_file: cache/cache.env\nservices:\n  web:\n    image: nginx\n    depends_on: [db, cache]\n",
+    );
+    fixture.write(
+        "db/compose.yaml",
+        "services:\n  db:\n    image: postgres:${PG:-15}\n    volumes: ['./init:/docker-entrypoint-initdb.d', 'dbdata:/var/lib/postgresql/data']\nvolumes:\n  dbdata: {}\nsecrets:\n  pw:\n    file: ./pw.txt\n",
+    );
+    fixture.write("db/.env", "PG=16\n");
+    fixture.write(
+        "cache/compose.yaml",
+        "services:\n  cache:\n    image: redis:${REDIS_TAG}\n",
+    );
+    fixture.write("cache/cache.env", "REDIS_TAG=7\n");
+    let project = fixture.load().project;
+    assert_eq!(project.service_names(), ["web", "db", "cache"]);
+    let db = &project.services["db"];
+    assert_eq!(db.image.as_deref(), Some("postgres:16"));
+    let init = fixture.path("db/init").to_string_lossy().into_owned();
+    assert_eq!(db.volumes[0].source.as_deref(), Some(init.as_str()));
+    assert_eq!(project.volumes["dbdata"].name, "myapp_dbdata");
+    assert_eq!(project.secrets["pw"].file, Some(fixture.path("db/pw.txt")));
+    assert_eq!(project.services["cache"].image.as_deref(), Some("redis:7"));
+
+    // A resource defined on both sides is an error.
+    let fixture = Fixture::new("include: [other.yaml]\nservices:\n  web:\n    image: nginx\n");
+    fixture.write("other.yaml", "services:\n  web:\n    image: httpd\n");
+    let err = fixture.error();
+    assert!(
+        err.contains("compose.yaml:3: services.web: conflicts with imported resource"),
+        "{err}"
+    );
+}
+
+#[test]
+fn project_directory_moves_discovery_and_dotenv() {
+    let mut fixture = Fixture::empty();
+    fixture.write(
+        "elsewhere/compose.yaml",
+        "services:\n  web:\n    image: nginx:${TAG}\n",
+    );
+    fixture.write("elsewhere/.env", "TAG=2\n");
+    fixture.opts.project_directory = Some("elsewhere".into());
+    let project = fixture.load().project;
+    assert_eq!(project.name, "elsewhere");
+    assert_eq!(project.working_dir, fixture.path("elsewhere"));
+    assert_eq!(project.services["web"].image.as_deref(), Some("nginx:2"));
+}

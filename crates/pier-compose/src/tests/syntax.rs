@@ -282,12 +282,14 @@ fn a_full_single_file_project() {
     assert_eq!(build.args["FROM_ENV"].as_deref(), Some("yes"));
     assert_eq!(build.target.as_deref(), Some("prod"));
 
-    // Engine-side names; no service uses `default`, so none is added.
+    // Engine-side names. Only the disabled `cache` uses `default`; it is
+    // declared anyway so `run cache` finds it.
     assert_eq!(project.networks["front"].name, "myapp_front");
     assert_eq!(project.networks["outside"].name, "corp_net");
     assert!(project.networks["outside"].external);
     assert!(project.networks["back"].internal);
-    assert!(!project.networks.contains_key("default"));
+    assert_eq!(project.networks["default"].name, "myapp_default");
+    assert_eq!(cache_networks(project), ["default"]);
     let ipam = project.networks["front"].ipam.as_ref().expect("ipam");
     assert_eq!(ipam.config[0].subnet.as_deref(), Some("172.28.0.0/16"));
     assert_eq!(project.volumes["data"].name, "myapp_data");
@@ -394,4 +396,12 @@ fn config_output_is_normalised_yaml() {
     assert!(yaml.contains("interval: 1m30s"), "{yaml}");
     assert!(yaml.contains("demo_default"), "{yaml}");
     assert!(yaml.contains("demo_data"), "{yaml}");
+}
+
+fn cache_networks(project: &Project) -> Vec<String> {
+    project.disabled_services["cache"]
+        .networks
+        .keys()
+        .cloned()
+        .collect()
 }
