@@ -129,7 +129,10 @@ enum Frame {
 /// Parses the first document of `text`. An empty document is `Null`.
 pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, ComposeError> {
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: std::collections::HashMap<usize, Node> = Default::default();
+    // Anchored nodes with their size: aliases copy them, and the copies are
+    // counted so a "billion laughs" file is an error, not an OOM.
+    let mut anchors: std::collections::HashMap<usize, (Node, usize)> = Default::default();
+    let mut copied = 0usize;
     let mut root: Option<Node> = None;
     let at = |line: usize, message: String| ComposeError::at(file, line, "", message);
     for event in Parser::new_from_str(text) {
@@ -144,7 +147,14 @@ pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, ComposeError> {
             Event::StreamStart | Event::DocumentStart(_) | Event::Nothing => continue,
             Event::DocumentEnd | Event::StreamEnd => break,
             Event::Alias(id) => match anchors.get(&id) {
-                Some(node) => {
+                Some((node, size)) => {
+                    copied += size;
+                    if copied > MAX_ALIAS_NODES {
+                        return Err(at(
+                            line,
+                            "yaml: document contains excessive aliasing".into(),
+                        ));
+                    }
                     let mut node = node.clone();
                     node.line = line;
                     (node, 0)
@@ -166,6 +176,9 @@ pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, ComposeError> {
                     anchor,
                     tag,
                 });
+                if stack.len() > MAX_DEPTH {
+                    return Err(at(line, "yaml: nesting too deep".into()));
+                }
                 continue;
             }
             Event::MappingStart(anchor, tag) => {
@@ -178,6 +191,9 @@ pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, ComposeError> {
                     anchor,
                     tag,
                 });
+                if stack.len() > MAX_DEPTH {
+                    return Err(at(line, "yaml: nesting too deep".into()));
+                }
                 continue;
             }
             Event::SequenceEnd => match stack.pop() {
@@ -245,7 +261,7 @@ pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, ComposeError> {
         };
         let (node, anchor) = finished;
         if anchor != 0 {
-            anchors.insert(anchor, node.clone());
+            anchors.insert(anchor, (node.clone(), size(&node)));
         }
         match stack.last_mut() {
             None => {
@@ -290,6 +306,19 @@ pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, ComposeError> {
         }
     }
     Ok(root.unwrap_or_else(|| Node::new(Value::Null, file.clone(), 1)))
+}
+
+/// Deeper nesting than any compose file needs; keeps recursive walks of
+/// the tree well inside the stack.
+const MAX_DEPTH: usize = 200;
+const MAX_ALIAS_NODES: usize = 1_000_000;
+
+fn size(node: &Node) -> usize {
+    match &node.value {
+        Value::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Value::Map(map) => 1 + map.values().map(size).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 fn merge_tag(tag: Option<&str>) -> Option<MergeTag> {
@@ -395,6 +424,30 @@ mod tests {
         let err = parse("a: 1\na: 2\n", &Arc::from("c.yaml")).unwrap_err();
         assert!(err.to_string().contains("c.yaml:2:"), "{err}");
         assert!(err.to_string().contains("already defined"), "{err}");
+    }
+
+    #[test]
+    fn hostile_documents_are_errors() {
+        // Flow nesting hits the parser's own limit, block nesting ours.
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        let err = parse(&deep, &Arc::from("c.yaml")).unwrap_err();
+        assert!(err.to_string().contains("recursion limit"), "{err}");
+        let block: String = (0..300)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        let err = parse(&block, &Arc::from("c.yaml")).unwrap_err();
+        assert!(err.to_string().contains("nesting too deep"), "{err}");
+        let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..8 {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
+            laughs.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let err = parse(&laughs, &Arc::from("c.yaml")).unwrap_err();
+        assert!(err.to_string().contains("excessive aliasing"), "{err}");
     }
 
     #[test]

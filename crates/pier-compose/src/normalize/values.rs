@@ -163,12 +163,19 @@ pub fn labels(node: &Node, path: &str) -> Result<IndexMap<String, String>> {
 /// Go's `time.ParseDuration` syntax (`1m30s`, `500ms`, `1.5h`); a bare
 /// number is seconds.
 pub fn duration(node: &Node, path: &str) -> Result<GoDuration> {
-    let text = match &node.value {
-        Value::Int(i) => return Ok(GoDuration(i.saturating_mul(1_000_000_000))),
-        Value::Float(f) => return Ok(GoDuration((f * 1e9) as i64)),
-        _ => string(node, path)?,
+    let text = node
+        .scalar_text()
+        .ok_or_else(|| wrong_type(node, path, "duration"))?;
+    let parsed = match &node.value {
+        Value::Int(i) => Some(GoDuration(i.saturating_mul(1_000_000_000))),
+        Value::Float(f) if f.is_finite() && f.abs() < 9e9 => Some(GoDuration((f * 1e9) as i64)),
+        Value::Float(_) => None,
+        _ => parse_duration(&text),
     };
-    parse_duration(&text)
+    // Negative durations mean nothing to compose; refusing them also keeps
+    // values far from i64::MIN, which Go-style printing could not negate.
+    parsed
+        .filter(|d| d.as_nanos() >= 0)
         .ok_or_else(|| ComposeError::node(node, path, format!("invalid duration {text:?}")))
 }
 

@@ -185,3 +185,28 @@ fn garbage_never_panics() {
         let _ = crate::load(&Fixture::new(text).opts);
     }
 }
+
+#[test]
+fn every_prefix_and_mangling_of_a_real_file_loads_or_errors() {
+    // Cut a full project file at many points and swap single characters
+    // for YAML punctuation: each must load or give an error, never panic.
+    let text = super::syntax::WEB_APP;
+    let fixture = Fixture::empty().env("FROM_ENV", "x").env("API_KEY", "k");
+    let chars: Vec<char> = text.chars().collect();
+    for cut in (0..chars.len()).step_by(17) {
+        let prefix: String = chars[..cut].iter().collect();
+        fixture.write("compose.yaml", &prefix);
+        let _ = crate::load(&fixture.opts);
+    }
+    for (index, replacement) in (0..chars.len()).step_by(19).zip(
+        [':', '-', '[', '{', '&', '*', '$', '"', ' ', '0']
+            .iter()
+            .cycle(),
+    ) {
+        let mut mangled = chars.clone();
+        mangled[index] = *replacement;
+        let mangled: String = mangled.into_iter().collect();
+        fixture.write("compose.yaml", &mangled);
+        let _ = crate::load(&fixture.opts);
+    }
+}

@@ -3,7 +3,7 @@
 use super::Fixture;
 use crate::model::*;
 
-const WEB_APP: &str = r#"
+pub(super) const WEB_APP: &str = r#"
 services:
   web:
     image: nginx:alpine
