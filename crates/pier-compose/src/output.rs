@@ -18,19 +18,43 @@ pub fn to_yaml(project: &Project) -> String {
 }
 
 impl Project {
-    /// `config --services`: enabled services, in file order.
+    /// `config --services`: enabled services as compose walks them,
+    /// dependencies first, otherwise alphabetical.
     pub fn service_names(&self) -> Vec<String> {
-        self.services.keys().cloned().collect()
+        fn visit(name: &str, project: &Project, out: &mut Vec<String>, active: &mut Vec<String>) {
+            if out.iter().any(|n| n == name) || active.iter().any(|n| n == name) {
+                return;
+            }
+            let Some(service) = project.services.get(name) else {
+                return;
+            };
+            active.push(name.to_string());
+            let mut deps: Vec<&String> = service.depends_on.keys().collect();
+            deps.sort();
+            for dep in deps {
+                visit(dep, project, out, active);
+            }
+            active.pop();
+            out.push(name.to_string());
+        }
+        let mut names: Vec<&String> = self.services.keys().collect();
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            visit(name, self, &mut out, &mut Vec::new());
+        }
+        out
     }
 
-    /// `config --volumes`: top-level volume keys, in file order.
+    /// `config --volumes`: top-level volume keys, sorted as compose prints
+    /// them.
     pub fn volume_names(&self) -> Vec<String> {
-        self.volumes.keys().cloned().collect()
+        sorted(self.volumes.keys())
     }
 
-    /// `config --networks`: top-level network keys, in file order.
+    /// `config --networks`: top-level network keys, sorted.
     pub fn network_names(&self) -> Vec<String> {
-        self.networks.keys().cloned().collect()
+        sorted(self.networks.keys())
     }
 
     /// `config --profiles`: every profile named by a service, sorted.
@@ -45,4 +69,10 @@ impl Project {
         names.dedup();
         names
     }
+}
+
+fn sorted<'a>(keys: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut names: Vec<String> = keys.cloned().collect();
+    names.sort();
+    names
 }

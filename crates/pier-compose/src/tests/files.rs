@@ -22,7 +22,7 @@ fn discovery_prefers_compose_yaml_and_adds_the_override() {
             fixture.path("compose.override.yaml")
         ]
     );
-    assert_eq!(loaded.project.service_names(), ["web"]);
+    assert_eq!(loaded.project.services.keys().collect::<Vec<_>>(), ["web"]);
     assert_eq!(loaded.project.services["web"].ports.len(), 1);
     assert!(
         loaded
@@ -58,7 +58,7 @@ fn compose_file_variable_lists_files() {
     fixture.write("extra.yml", "services:\n  db:\n    image: postgres\n");
     fixture.write("compose.yaml", "services:\n  ignored:\n    image: x\n");
     let project = fixture.load().project;
-    assert_eq!(project.service_names(), ["web", "db"]);
+    assert_eq!(project.services.keys().collect::<Vec<_>>(), ["web", "db"]);
 
     // COMPOSE_FILE and COMPOSE_PROJECT_NAME may come from .env too.
     let fixture = Fixture::empty();
@@ -275,7 +275,7 @@ services:
 "#;
     let mut fixture = Fixture::new(text);
     let project = fixture.load().project;
-    assert_eq!(project.service_names(), ["web"]);
+    assert_eq!(project.services.keys().collect::<Vec<_>>(), ["web"]);
     assert_eq!(
         project.disabled_services.keys().collect::<Vec<_>>(),
         ["debug", "tools"]
@@ -283,12 +283,15 @@ services:
     assert_eq!(project.profile_names(), ["debug", "tools"]);
 
     fixture.opts.profiles = vec!["tools".into()];
-    assert_eq!(fixture.load().project.service_names(), ["web", "tools"]);
+    assert_eq!(
+        fixture.load().project.services.keys().collect::<Vec<_>>(),
+        ["web", "tools"]
+    );
     fixture.opts.profiles = vec![];
     let fixture = fixture.env("COMPOSE_PROFILES", "debug");
     assert_eq!(
         fixture.load().project.service_names(),
-        ["web", "debug", "tools"]
+        ["debug", "tools", "web"]
     );
     let fixture = fixture.env("COMPOSE_PROFILES", "*");
     assert_eq!(fixture.load().project.services.len(), 3);
@@ -305,7 +308,10 @@ fn a_dependency_outside_the_active_profiles_is_an_error() {
     assert!(err.contains("not enabled by the active profiles"), "{err}");
     let mut fixture = Fixture::new(text);
     fixture.opts.profiles = vec!["db".into()];
-    assert_eq!(fixture.load().project.service_names(), ["web", "db"]);
+    assert_eq!(
+        fixture.load().project.services.keys().collect::<Vec<_>>(),
+        ["web", "db"]
+    );
 }
 
 #[test]
@@ -371,7 +377,10 @@ fn include_brings_in_another_projects_resources() {
     );
     fixture.write("cache/cache.env", "REDIS_TAG=7\n");
     let project = fixture.load().project;
-    assert_eq!(project.service_names(), ["web", "db", "cache"]);
+    assert_eq!(
+        project.services.keys().collect::<Vec<_>>(),
+        ["web", "db", "cache"]
+    );
     let db = &project.services["db"];
     assert_eq!(db.image.as_deref(), Some("postgres:16"));
     let init = fixture.path("db/init").to_string_lossy().into_owned();

@@ -150,7 +150,7 @@ fn a_full_single_file_project() {
     let dir = fixture.path("");
     let under = |rel: &str| dir.join(rel).to_string_lossy().into_owned();
     assert_eq!(project.name, "myapp");
-    assert_eq!(project.service_names(), ["web", "db"]);
+    assert_eq!(project.services.keys().collect::<Vec<_>>(), ["web", "db"]);
     assert_eq!(
         project.disabled_services.keys().collect::<Vec<_>>(),
         ["cache"]
@@ -404,4 +404,12 @@ fn cache_networks(project: &Project) -> Vec<String> {
         .keys()
         .cloned()
         .collect()
+}
+
+#[test]
+fn config_services_lists_dependencies_first() {
+    let text = "services:\n  web:\n    image: x\n    depends_on: [db]\n  db:\n    image: x\n    depends_on: [cache]\n  cache:\n    image: x\n  admin:\n    image: x\nvolumes:\n  zeta: {}\n  alpha: {}\n";
+    let project = Fixture::new(text).load().project;
+    assert_eq!(project.service_names(), ["admin", "cache", "db", "web"]);
+    assert_eq!(project.volume_names(), ["alpha", "zeta"]);
 }
