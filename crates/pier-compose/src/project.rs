@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use crate::error::ComposeError;
-use crate::model::{Network, Project, ServiceNetwork};
+use crate::model::{DependsCondition, DependsOn, Network, Project, ServiceNetwork};
 use crate::normalize::values::{child, get, map};
 use crate::normalize::{service, top_level, Context};
 use crate::yaml::{Node, Value};
@@ -49,6 +49,7 @@ pub fn build(tree: &Node, assembly: Assembly, ctx: &mut Context) -> Result<Proje
             ));
         }
         let mut service = service::normalize(name, node, ctx)?;
+        implicit_dependencies(&mut service);
         let enabled = service.profiles.is_empty()
             || all_profiles
             || service
@@ -89,4 +90,28 @@ fn valid_service_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// `links:` and `network_mode: service:x` need the other service running
+/// first; compose adds them to depends_on (restarting along with it).
+fn implicit_dependencies(service: &mut crate::model::Service) {
+    let mut needed: Vec<String> = service
+        .links
+        .iter()
+        .map(|link| link.split(':').next().unwrap_or(link).to_string())
+        .collect();
+    if let Some(other) = service
+        .network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("service:"))
+    {
+        needed.push(other.to_string());
+    }
+    for name in needed {
+        service.depends_on.entry(name).or_insert(DependsOn {
+            condition: DependsCondition::ServiceStarted,
+            restart: true,
+            required: true,
+        });
+    }
 }

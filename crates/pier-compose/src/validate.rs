@@ -33,6 +33,33 @@ pub fn references(
     services: &IndexMap<String, Node>,
 ) -> Result<(), ComposeError> {
     for (name, service) in &project.services {
+        if let Some(mode) = &service.network_mode {
+            if let Some(other) = mode.strip_prefix("service:") {
+                let known = project.services.contains_key(other)
+                    || project.disabled_services.contains_key(other);
+                if !known {
+                    return Err(error(
+                        services,
+                        name,
+                        "network_mode",
+                        format!("service {name:?} refers to undefined service {other:?} in network_mode"),
+                    ));
+                }
+            }
+            if !service.networks.is_empty()
+                && services
+                    .get(name)
+                    .and_then(|n| n.as_map())
+                    .is_some_and(|m| m.contains_key("networks"))
+            {
+                return Err(error(
+                    services,
+                    name,
+                    "network_mode",
+                    "network_mode and networks cannot be combined".to_string(),
+                ));
+            }
+        }
         for (dep, spec) in &service.depends_on {
             if project.services.contains_key(dep) {
                 continue;
@@ -64,33 +91,6 @@ pub fn references(
                     name,
                     "networks",
                     format!("service {name:?} refers to undefined network {network}"),
-                ));
-            }
-        }
-        if let Some(mode) = &service.network_mode {
-            if let Some(other) = mode.strip_prefix("service:") {
-                let known = project.services.contains_key(other)
-                    || project.disabled_services.contains_key(other);
-                if !known {
-                    return Err(error(
-                        services,
-                        name,
-                        "network_mode",
-                        format!("service {name:?} refers to undefined service {other:?} in network_mode"),
-                    ));
-                }
-            }
-            if !service.networks.is_empty()
-                && services
-                    .get(name)
-                    .and_then(|n| n.as_map())
-                    .is_some_and(|m| m.contains_key("networks"))
-            {
-                return Err(error(
-                    services,
-                    name,
-                    "network_mode",
-                    "network_mode and networks cannot be combined".to_string(),
                 ));
             }
         }

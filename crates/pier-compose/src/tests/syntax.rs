@@ -413,3 +413,12 @@ fn config_services_lists_dependencies_first() {
     assert_eq!(project.service_names(), ["admin", "cache", "db", "web"]);
     assert_eq!(project.volume_names(), ["alpha", "zeta"]);
 }
+
+#[test]
+fn links_and_service_network_mode_are_dependencies() {
+    let text = "services:\n  web:\n    image: x\n    links: [db:database]\n  sidecar:\n    image: x\n    network_mode: service:web\n  db:\n    image: x\n";
+    let project = Fixture::new(text).load().project;
+    assert!(project.services["web"].depends_on.contains_key("db"));
+    assert!(project.services["sidecar"].depends_on["web"].restart);
+    assert_eq!(project.service_names(), ["db", "web", "sidecar"]);
+}
