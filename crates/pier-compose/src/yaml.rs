@@ -379,6 +379,11 @@ pub fn parse_go_int(text: &str) -> Option<i64> {
     } else {
         (10, lower)
     };
+    // from_str_radix accepts a sign; the sign was taken above, so any left
+    // in the body ("0-1", a cpuset) means this is not a number.
+    if body.is_empty() || !body.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
     let value = i64::from_str_radix(&body, radix).ok()?;
     Some(if negative { -value } else { value })
 }
@@ -393,7 +398,8 @@ mod tests {
 
     #[test]
     fn scalars_resolve_like_compose() {
-        let node = load("a: 0440\nb: '0440'\nc: 80:80\nd: true\ne: 1.5\nf: ~\ng: 0x1f\n");
+        let node =
+            load("a: 0440\nb: '0440'\nc: 80:80\nd: true\ne: 1.5\nf: ~\ng: 0x1f\nh: 0-1\ni: -12\n");
         let map = node.as_map().expect("map");
         assert!(matches!(map["a"].value, Value::Int(288)));
         assert!(matches!(&map["b"].value, Value::Str(s) if s == "0440"));
@@ -402,6 +408,8 @@ mod tests {
         assert!(matches!(map["e"].value, Value::Float(f) if f == 1.5));
         assert!(matches!(map["f"].value, Value::Null));
         assert!(matches!(map["g"].value, Value::Int(31)));
+        assert!(matches!(&map["h"].value, Value::Str(s) if s == "0-1"));
+        assert!(matches!(map["i"].value, Value::Int(-12)));
     }
 
     #[test]

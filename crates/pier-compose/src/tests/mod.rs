@@ -3,6 +3,7 @@
 
 mod errors;
 mod files;
+mod forms;
 mod syntax;
 
 use std::path::{Path, PathBuf};
