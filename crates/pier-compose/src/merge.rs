@@ -50,6 +50,18 @@ pub fn merge_service(base: Node, over: Node) -> Node {
                     merge_default(b, o)
                 }
             }),
+            // Options merge only when both sides use the same driver.
+            "logging" => {
+                let driver = |n: &Node| {
+                    n.as_map()
+                        .and_then(|m| m.get("driver"))
+                        .and_then(Node::scalar_text)
+                };
+                match (driver(&base), driver(&over)) {
+                    (Some(a), Some(b)) if a != b => over,
+                    _ => merge_default(base, over),
+                }
+            }
             "volumes" => merge_seq_by(base, over, volume_target),
             "secrets" | "configs" => merge_seq_by(base, over, file_source),
             "env_file" | "tmpfs" | "dns" | "dns_search" => {
@@ -325,6 +337,16 @@ mod tests {
                 "{secrets=[a,{source=b,target=y}]}",
             ),
             ("image: a", "image: b", "{image=b}"),
+            (
+                "logging: {driver: json-file, options: {max-size: 1m}}",
+                "logging: {options: {max-file: '3'}}",
+                "{logging={driver=json-file,options={max-size=1m,max-file=3}}}",
+            ),
+            (
+                "logging: {driver: json-file, options: {max-size: 1m}}",
+                "logging: {driver: syslog}",
+                "{logging={driver=syslog}}",
+            ),
         ];
         for (base, over, want) in cases {
             let merged = merge_service(yaml(base), yaml(over));
