@@ -4,8 +4,20 @@
 
 use crate::model::Project;
 
-/// The project as YAML, in the model's field order.
+/// The project as YAML, in the model's field order. Values resolved from
+/// `environment:` secrets/configs are left out, as compose leaves them.
 pub fn to_yaml(project: &Project) -> String {
+    let mut printable = project.clone();
+    for object in printable
+        .secrets
+        .values_mut()
+        .chain(printable.configs.values_mut())
+    {
+        if object.environment.is_some() {
+            object.content = None;
+        }
+    }
+    let project = &printable;
     // Lists indented under their key, as compose's Go YAML prints them.
     let mut options = serde_saphyr::SerializerOptions::default();
     options.compact_list_indent = false;

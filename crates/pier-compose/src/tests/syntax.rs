@@ -398,6 +398,16 @@ fn config_output_is_normalised_yaml() {
     assert!(yaml.contains("demo_data"), "{yaml}");
 }
 
+#[test]
+fn config_output_does_not_print_secret_values_from_the_environment() {
+    let text = "services:\n  s:\n    image: x\n    secrets: [token]\nsecrets:\n  token:\n    environment: TOKEN\n";
+    let project = Fixture::new(text).env("TOKEN", "hunter2").load().project;
+    assert_eq!(project.secrets["token"].content.as_deref(), Some("hunter2"));
+    let yaml = crate::to_yaml(&project);
+    assert!(yaml.contains("environment: TOKEN"), "{yaml}");
+    assert!(!yaml.contains("hunter2"), "{yaml}");
+}
+
 fn cache_networks(project: &Project) -> Vec<String> {
     project.disabled_services["cache"]
         .networks
