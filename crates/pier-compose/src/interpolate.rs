@@ -183,9 +183,13 @@ fn braced(inner: &str, whole: &str, vars: &mut Vars) -> Result<String, String> {
             let missing = if op == "?" { !set } else { !non_empty };
             if missing {
                 let message = interpolate(arg, vars)?;
-                Err(format!(
-                    "required variable {name} is missing a value: {message}"
-                ))
+                if message.is_empty() {
+                    Err(format!("required variable {name} is missing a value"))
+                } else {
+                    Err(format!(
+                        "required variable {name} is missing a value: {message}"
+                    ))
+                }
             } else {
                 Ok(value.unwrap_or_default())
             }
@@ -257,6 +261,7 @@ mod tests {
                 "${UNSET?gone}",
                 "required variable UNSET is missing a value: gone",
             ),
+            ("${UNSET:?}", "required variable UNSET is missing a value"),
             ("${SET", "invalid interpolation format"),
             ("${}", "invalid interpolation format"),
             ("a $ b", "invalid interpolation format"),

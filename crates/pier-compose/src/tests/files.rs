@@ -413,3 +413,61 @@ fn project_directory_moves_discovery_and_dotenv() {
     assert_eq!(project.working_dir, fixture.path("elsewhere"));
     assert_eq!(project.services["web"].image.as_deref(), Some("nginx:2"));
 }
+
+#[test]
+fn tutorial_style_projects_load() {
+    let fixture = Fixture::new(
+        "version: '3.8'\nservices:\n  web:\n    build: .\n    ports: [\"8000:8000\"]\n    volumes: [\".:/app\"] # Hot reload\n  db:\n    image: postgres:13\n    environment:\n      POSTGRES_PASSWORD: example\n",
+    );
+    let loaded = fixture.load();
+    let web = &loaded.project.services["web"];
+    let dir = fixture
+        .path("")
+        .to_string_lossy()
+        .trim_end_matches('/')
+        .to_string();
+    assert_eq!(
+        web.build.as_ref().map(|b| b.context.clone()),
+        Some(dir.clone())
+    );
+    assert_eq!(web.volumes[0].source, Some(dir));
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+
+    let fixture = Fixture::new(
+        r#"
+services:
+  backend:
+    build: ./backend
+    ports:
+      - "8000:8000"
+    environment:
+      - DATABASE_URL=postgresql://user:pass@db:5432/mydb
+    depends_on:
+      - db
+
+  frontend:
+    build: ./frontend
+    ports:
+      - "3000:3000"
+
+  db:
+    image: postgres:15
+    environment:
+      POSTGRES_USER: user
+      POSTGRES_PASSWORD: pass
+      POSTGRES_DB: mydb
+    volumes:
+      - postgres_data:/var/lib/postgresql/data
+
+volumes:
+  postgres_data:
+"#,
+    );
+    let project = fixture.load().project;
+    assert_eq!(project.service_names(), ["db", "backend", "frontend"]);
+    assert_eq!(
+        project.services["backend"].environment["DATABASE_URL"].as_deref(),
+        Some("postgresql://user:pass@db:5432/mydb")
+    );
+    assert_eq!(project.volumes["postgres_data"].name, "myapp_postgres_data");
+}
