@@ -4,6 +4,7 @@
 mod errors;
 mod files;
 mod forms;
+mod fuzz;
 mod syntax;
 
 use std::path::{Path, PathBuf};
