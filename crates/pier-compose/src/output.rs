@@ -2,10 +2,15 @@
 //! (`name:`, then services, networks, volumes, secrets, configs), and the
 //! lists behind `config --services` / `--volumes`.
 
+use indexmap::IndexMap;
+use serde_json::Value;
+
 use crate::model::Project;
 
-/// The project as YAML, in the model's field order. Values resolved from
-/// `environment:` secrets/configs are left out, as compose leaves them.
+/// The project as YAML: top-level `name`, `services`, `networks`,
+/// `volumes`, `secrets`, `configs`, and below that keys sorted, as compose's
+/// Go YAML prints maps. Values resolved from `environment:` secrets/configs
+/// are left out, as compose leaves them.
 pub fn to_yaml(project: &Project) -> String {
     let mut printable = project.clone();
     for object in printable
@@ -17,15 +22,63 @@ pub fn to_yaml(project: &Project) -> String {
             object.content = None;
         }
     }
-    let project = &printable;
+    let mut document: IndexMap<&str, Value> = IndexMap::new();
+    document.insert("name", Value::String(printable.name.clone()));
+    let sections = [
+        ("services", serde_json::to_value(&printable.services)),
+        ("networks", serde_json::to_value(&printable.networks)),
+        ("volumes", serde_json::to_value(&printable.volumes)),
+        ("secrets", serde_json::to_value(&printable.secrets)),
+        ("configs", serde_json::to_value(&printable.configs)),
+    ];
+    for (key, value) in sections {
+        match value {
+            Ok(Value::Object(map)) if map.is_empty() && key != "services" => {}
+            Ok(value) => {
+                document.insert(key, sorted_keys(value));
+            }
+            Err(e) => return format!("# pier: cannot print the project: {e}\n"),
+        }
+    }
+    // A service's network without options prints as `null`, as in compose.
+    if let Some(Value::Object(services)) = document.get_mut("services") {
+        for service in services.values_mut() {
+            if let Some(Value::Object(networks)) = service.get_mut("networks") {
+                for network in networks.values_mut() {
+                    if network.as_object().is_some_and(|o| o.is_empty()) {
+                        *network = Value::Null;
+                    }
+                }
+            }
+        }
+    }
     // Lists indented under their key, as compose's Go YAML prints them.
     let mut options = serde_saphyr::SerializerOptions::default();
     options.compact_list_indent = false;
-    match serde_saphyr::to_string_with_options(project, options) {
+    match serde_saphyr::to_string_with_options(&document, options) {
         Ok(text) => text,
         // Serialising plain data cannot fail short of a bug; say so in the
         // output rather than panicking the CLI.
         Err(e) => format!("# pier: cannot print the project: {e}\n"),
+    }
+}
+
+/// Rebuilds every object with its keys in sorted order (whatever map type
+/// serde_json was built with).
+fn sorted_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
     }
 }
 

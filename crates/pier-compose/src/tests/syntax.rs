@@ -432,3 +432,43 @@ fn links_and_service_network_mode_are_dependencies() {
     assert!(project.services["sidecar"].depends_on["web"].restart);
     assert_eq!(project.service_names(), ["db", "web", "sidecar"]);
 }
+
+#[test]
+fn config_output_matches_compose_layout() {
+    let text = "name: demo\nservices:\n  web:\n    image: nginx\n    environment: {B: 2, A: 1}\n    ports: ['8080:80']\n    depends_on: [db]\n  db:\n    image: postgres\n    volumes: ['data:/var/lib/postgresql/data']\nvolumes:\n  data: {}\n";
+    let want = r#"name: demo
+services:
+  db:
+    image: postgres
+    networks:
+      default: null
+    volumes:
+      - source: data
+        target: /var/lib/postgresql/data
+        type: volume
+  web:
+    depends_on:
+      db:
+        condition: service_started
+        required: true
+        restart: false
+    environment:
+      A: "1"
+      B: "2"
+    image: nginx
+    networks:
+      default: null
+    ports:
+      - mode: ingress
+        protocol: tcp
+        published: "8080"
+        target: 80
+networks:
+  default:
+    name: demo_default
+volumes:
+  data:
+    name: demo_data
+"#;
+    assert_eq!(crate::to_yaml(&Fixture::new(text).load().project), want);
+}
