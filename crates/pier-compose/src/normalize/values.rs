@@ -99,6 +99,20 @@ pub fn uint<T: TryFrom<i64>>(node: &Node, path: &str) -> Result<T> {
 }
 
 pub fn float(node: &Node, path: &str) -> Result<f64> {
+    let value = any_float(node, path)?;
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        let text = node.scalar_text().unwrap_or_default();
+        Err(ComposeError::node(
+            node,
+            path,
+            format!("invalid number {text:?}"),
+        ))
+    }
+}
+
+fn any_float(node: &Node, path: &str) -> Result<f64> {
     match &node.value {
         Value::Int(i) => Ok(*i as f64),
         Value::Float(f) => Ok(*f),

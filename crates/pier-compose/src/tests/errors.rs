@@ -68,6 +68,11 @@ fn errors_name_file_line_and_key() {
             "invalid size",
         ),
         (
+            "services:\n  web:\n    image: nginx\n    cpus: .inf\n",
+            "compose.yaml:4: services.web.cpus",
+            "invalid number",
+        ),
+        (
             "services:\n  web:\n    image: nginx\n    read_only: maybe\n",
             "compose.yaml:4: services.web.read_only",
             "invalid boolean",
