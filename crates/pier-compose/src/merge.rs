@@ -83,6 +83,7 @@ pub fn merge_service(base: Node, over: Node) -> Node {
 /// is replaced.
 pub fn merge_default(base: Node, over: Node) -> Node {
     match (&base.value, &over.value) {
+        (Value::Map(_), Value::Null) if over.tag.is_none() => base,
         (Value::Map(_), Value::Map(_)) => {
             merge_map_with(base, over, &|_, b, o| merge_default(b, o))
         }
@@ -112,6 +113,10 @@ type EntryMerge<'a> = dyn Fn(&str, Node, Node) -> Node + 'a;
 fn merge_map_with(base: Node, over: Node, entry: &EntryMerge) -> Node {
     if over.tag == Some(MergeTag::Override) {
         return over;
+    }
+    // `web:` with nothing under it in a later file changes nothing.
+    if matches!(over.value, Value::Null) && matches!(base.value, Value::Map(_)) {
+        return base;
     }
     let (Value::Map(mut merged), Value::Map(over_map)) = (base.value, over.value.clone()) else {
         return over;
@@ -337,6 +342,7 @@ mod tests {
                 "{secrets=[a,{source=b,target=y}]}",
             ),
             ("image: a", "image: b", "{image=b}"),
+            ("build: {context: .}", "build:", "{build={context=.}}"),
             (
                 "logging: {driver: json-file, options: {max-size: 1m}}",
                 "logging: {options: {max-file: '3'}}",

@@ -471,3 +471,11 @@ volumes:
     );
     assert_eq!(project.volumes["postgres_data"].name, "myapp_postgres_data");
 }
+
+#[test]
+fn an_empty_service_in_an_override_changes_nothing() {
+    let fixture = Fixture::new(WEB);
+    fixture.write("compose.override.yaml", "services:\n  web:\n");
+    let project = fixture.load().project;
+    assert_eq!(project.services["web"].image.as_deref(), Some("nginx"));
+}
