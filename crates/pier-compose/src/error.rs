@@ -18,7 +18,7 @@ pub enum ComposeError {
     },
     #[error("no configuration file provided: not found")]
     NoConfigFile,
-    #[error("{path}: {source}")]
+    #[error("open {}: {}", path.display(), io_text(source))]
     Io {
         path: PathBuf,
         #[source]
@@ -27,6 +27,16 @@ pub enum ComposeError {
     /// Errors with no place in a file (project name, env files, profiles).
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Go's wording for the common cases, as compose prints them.
+fn io_text(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::IsADirectory => "is a directory".to_string(),
+        _ => error.to_string(),
+    }
 }
 
 fn at_message(file: &str, line: usize, path: &str, message: &str) -> String {

@@ -215,3 +215,14 @@ fn every_prefix_and_mangling_of_a_real_file_loads_or_errors() {
         let _ = crate::load(&fixture.opts);
     }
 }
+
+#[test]
+fn a_missing_file_is_named() {
+    let mut fixture = Fixture::empty();
+    fixture.opts.files = vec!["nope.yml".into()];
+    let want = format!(
+        "open {}: no such file or directory",
+        fixture.path("nope.yml").display()
+    );
+    assert_eq!(fixture.error(), want);
+}
