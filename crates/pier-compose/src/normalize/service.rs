@@ -289,7 +289,7 @@ fn pull_policy(node: &Node, path: &str) -> Result<Option<String>> {
 }
 
 /// `["host:ip", "host=ip"]` or `{host: ip}`, as `host:ip`.
-fn extra_hosts(node: &Node, path: &str) -> Result<Vec<String>> {
+pub(crate) fn extra_hosts(node: &Node, path: &str) -> Result<Vec<String>> {
     match &node.value {
         Value::Map(entries) => entries
             .iter()

@@ -63,7 +63,7 @@ pub fn build(node: &Node, path: &str, ctx: &mut Context) -> Result<Build> {
             "target" => build.target = opt_string(value, path)?,
             "labels" => build.labels = labels(value, path)?,
             "network" => build.network = opt_string(value, path)?,
-            "extra_hosts" => build.extra_hosts = strings(value, path)?,
+            "extra_hosts" => build.extra_hosts = super::service::extra_hosts(value, path)?,
             "tags" => build.tags = strings(value, path)?,
             "no_cache" => build.no_cache = boolean(value, path)?,
             "pull" => build.pull = boolean(value, path)?,

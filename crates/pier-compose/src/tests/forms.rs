@@ -121,12 +121,13 @@ fn service_forms() {
             assert_eq!(s.container_name.as_deref(), Some("my-web"));
             assert_eq!(s.mac_address.as_deref(), Some("02:42:ac:11:00:02"));
         }),
-        ("build: {context: ., dockerfile_inline: 'FROM busybox', args: {A: 1}, tags: [t:1], no_cache: true, pull: true, network: host, shm_size: 1g, platforms: [linux/amd64], extra_hosts: ['a:1.2.3.4']}", |s, p| {
+        ("build: {context: ., dockerfile_inline: 'FROM busybox', args: {A: 1}, tags: [t:1], no_cache: true, pull: true, network: host, shm_size: 1g, platforms: [linux/amd64], extra_hosts: {a: 1.2.3.4}}", |s, p| {
             let b = s.build.clone().expect("build");
             assert_eq!(b.context, p.working_dir.to_string_lossy());
             assert_eq!(b.dockerfile_inline.as_deref(), Some("FROM busybox"));
             assert_eq!(b.args["A"].as_deref(), Some("1"));
             assert!(b.no_cache && b.pull);
+            assert_eq!(b.extra_hosts, ["a:1.2.3.4"]);
             assert_eq!((b.network.as_deref(), b.shm_size, b.tags.len()), (Some("host"), Some(1 << 30), 1));
         }),
         ("build: https://github.com/docker/app.git#main", |s, _| {
