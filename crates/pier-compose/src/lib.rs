@@ -70,9 +70,18 @@ const VERSION_OBSOLETE: &str =
 
 pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let mut warnings = Vec::new();
-    let env = discover::environment(opts)?;
+    let mut env = discover::environment(opts)?;
     let files = discover::config_files(opts, &env, &mut warnings)?;
     let project_dir = discover::project_dir(opts, &files);
+    // The name is settled before interpolation, and the files may use it
+    // as ${COMPOSE_PROJECT_NAME}, as compose allows.
+    let top_name = files
+        .iter()
+        .filter_map(|f| name_in_file(f, &env))
+        .next_back();
+    let name = discover::project_name(opts, &env, top_name.as_deref(), &project_dir)?;
+    env.entry("COMPOSE_PROJECT_NAME".to_string())
+        .or_insert_with(|| name.clone());
 
     let reader = Reader::default();
     let mut merged: Option<Node> = None;
@@ -86,11 +95,6 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     let tree = merged.ok_or(ComposeError::NoConfigFile)?;
     warnings.extend(reader.warnings.into_inner());
 
-    let top_name = match tree.as_map().and_then(|m| m.get("name")) {
-        Some(node) => node.scalar_text(),
-        None => None,
-    };
-    let name = discover::project_name(opts, &env, top_name.as_deref(), &project_dir)?;
     let profiles = discover::profiles(opts, &env);
     let mut ctx = normalize::Context {
         project_dir,
@@ -110,6 +114,15 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     warnings.extend(vars.warnings());
     warnings.extend(ctx.warnings);
     Ok(Loaded { project, warnings })
+}
+
+/// A file's top-level `name:`, interpolated; `None` when absent or when the
+/// file cannot be read or parsed (loading it reports that properly).
+fn name_in_file(file: &Path, env: &IndexMap<String, String>) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let tree = yaml::parse(&text, &Arc::from("")).ok()?;
+    let raw = tree.as_map()?.get("name")?.scalar_text()?;
+    interpolate::interpolate(&raw, &mut interpolate::Vars::new(env)).ok()
 }
 
 /// Reads compose files: parse and interpolate, then (for files that are

@@ -479,3 +479,22 @@ fn an_empty_service_in_an_override_changes_nothing() {
     let project = fixture.load().project;
     assert_eq!(project.services["web"].image.as_deref(), Some("nginx"));
 }
+
+#[test]
+fn the_project_name_is_available_for_interpolation() {
+    let text =
+        "services:\n  web:\n    image: nginx\n    container_name: ${COMPOSE_PROJECT_NAME}-web\n";
+    assert_eq!(
+        Fixture::new(text).load().project.services["web"]
+            .container_name
+            .as_deref(),
+        Some("myapp-web")
+    );
+    let named = format!("name: ${{BASE:-demo}}\n{text}");
+    let project = Fixture::new(&named).load().project;
+    assert_eq!(project.name, "demo");
+    assert_eq!(
+        project.services["web"].container_name.as_deref(),
+        Some("demo-web")
+    );
+}
