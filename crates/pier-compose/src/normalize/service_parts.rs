@@ -108,7 +108,7 @@ pub fn environment(
             _ => vec![node.clone()],
         };
         for item in &items {
-            let (file, required) = match &item.value {
+            let (file, required, raw) = match &item.value {
                 Value::Map(_) => {
                     let fields = map(item, path, &["path", "required", "format"])?;
                     let file = fields.get("path").ok_or_else(|| {
@@ -118,9 +118,13 @@ pub fn environment(
                         Some(r) => boolean(r, &child(path, "required"))?,
                         None => true,
                     };
-                    (string(file, path)?, required)
+                    let raw = match fields.get("format") {
+                        Some(f) => string(f, &child(path, "format"))? == "raw",
+                        None => false,
+                    };
+                    (string(file, path)?, required, raw)
                 }
-                _ => (string(item, path)?, true),
+                _ => (string(item, path)?, true, false),
             };
             let absolute = ctx.host_path(&file);
             let text = match std::fs::read_to_string(&absolute) {
@@ -134,8 +138,12 @@ pub fn environment(
                     ))
                 }
             };
-            let values = crate::dotenv::parse(&text, &absolute.display().to_string(), ctx.env)
-                .map_err(|e| ComposeError::node(item, path, e))?;
+            let values = if raw {
+                raw_env_file(&text)
+            } else {
+                crate::dotenv::parse(&text, &absolute.display().to_string(), ctx.env)
+                    .map_err(|e| ComposeError::node(item, path, e))?
+            };
             for (key, value) in values {
                 let value = value.or_else(|| ctx.env.get(&key).cloned());
                 if value.is_some() {
@@ -151,6 +159,18 @@ pub fn environment(
         }
     }
     Ok(env)
+}
+
+/// `format: raw`: `KEY=VALUE` lines taken literally (no quotes, no
+/// interpolation, no comments after values).
+fn raw_env_file(text: &str) -> IndexMap<String, Option<String>> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+        .map(|line| match line.split_once('=') {
+            Some((k, v)) => (k.trim().to_string(), Some(v.to_string())),
+            None => (line.trim().to_string(), None),
+        })
+        .collect()
 }
 
 pub fn networks(node: &Node, path: &str) -> Result<IndexMap<String, ServiceNetwork>> {

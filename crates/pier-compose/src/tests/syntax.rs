@@ -336,6 +336,8 @@ services:
       - a.env
       - path: missing.env
         required: false
+      - path: raw.env
+        format: raw
     stop_grace_period: 1m
     healthcheck:
       disable: true
@@ -349,6 +351,7 @@ services:
 "#;
     let fixture = Fixture::new(text);
     fixture.write("a.env", "FROM_FILE=1\nA=overridden-by-environment\n");
+    fixture.write("raw.env", "RAW='kept ${AS} is' # too\n");
     let project = fixture.load().project;
     let s = &project.services["s"];
     assert_eq!(
@@ -360,6 +363,10 @@ services:
     assert_eq!(s.environment["B"].as_deref(), Some("true"));
     assert_eq!(s.environment["C"], None);
     assert_eq!(s.environment["FROM_FILE"].as_deref(), Some("1"));
+    assert_eq!(
+        s.environment["RAW"].as_deref(),
+        Some("'kept ${AS} is' # too")
+    );
     assert_eq!(
         s.environment.keys().next().map(String::as_str),
         Some("FROM_FILE")
