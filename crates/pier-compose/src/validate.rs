@@ -33,6 +33,14 @@ pub fn references(
     services: &IndexMap<String, Node>,
 ) -> Result<(), ComposeError> {
     for (name, service) in &project.services {
+        if service.container_name.is_some() && service.replicas() > 1 {
+            return Err(error(
+                services,
+                name,
+                "container_name",
+                format!("can't set container_name and {name} as container name must be unique"),
+            ));
+        }
         if let Some(mode) = &service.network_mode {
             if let Some(other) = mode.strip_prefix("service:") {
                 let known = project.services.contains_key(other)

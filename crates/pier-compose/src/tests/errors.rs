@@ -115,6 +115,11 @@ fn errors_name_file_line_and_key() {
         ),
         ("- a\n- b\n", "compose.yaml:1", "Top-level object must be a mapping"),
         (
+            "services:\n  web:\n    image: nginx\n    container_name: w\n    deploy: {replicas: 2}\n",
+            "compose.yaml:4: services.web.container_name",
+            "container name must be unique",
+        ),
+        (
             "secrets:\n  s:\n    external: false\nservices: {}\n",
             "compose.yaml:2: secrets.s",
             "exactly one of file, environment or content",
