@@ -19,11 +19,19 @@ pub fn child(path: &str, key: &str) -> String {
     }
 }
 
+fn article(word: &str) -> String {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {word}")
+    } else {
+        format!("a {word}")
+    }
+}
+
 fn wrong_type(node: &Node, path: &str, want: &str) -> ComposeError {
     ComposeError::node(
         node,
         path,
-        format!("must be a {want}, not a {}", node.kind()),
+        format!("must be {}, not {}", article(want), article(node.kind())),
     )
 }
 

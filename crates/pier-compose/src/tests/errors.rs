@@ -104,6 +104,11 @@ fn errors_name_file_line_and_key() {
             "invalid integer",
         ),
         (
+            "services:\n  web:\n    image: [nginx]\n",
+            "compose.yaml:3: services.web.image",
+            "must be a string, not an array",
+        ),
+        (
             "services:\n  web:\n    image: nginx\n    network_mode: \"service:ghost\"\n",
             "compose.yaml:4: services.web.network_mode",
             "undefined service \"ghost\"",
