@@ -26,11 +26,24 @@ const OVERRIDE_FILES: [&str; 4] = [
 /// process environment, which wins.
 pub fn environment(opts: &LoadOptions) -> Result<IndexMap<String, String>, ComposeError> {
     let mut env: IndexMap<String, String> = IndexMap::new();
-    let (files, required) = if opts.env_files.is_empty() {
+    // --env-file, else COMPOSE_ENV_FILES (comma-separated), else `.env`.
+    let given: Vec<PathBuf> = if opts.env_files.is_empty() {
+        opts.environment
+            .get("COMPOSE_ENV_FILES")
+            .map(|list| {
+                list.split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        opts.env_files.clone()
+    };
+    let (files, required) = if given.is_empty() {
         (vec![env_dir(opts).join(".env")], false)
     } else {
-        let files = opts
-            .env_files
+        let files = given
             .iter()
             .map(|f| absolute(&opts.working_dir, f))
             .collect();

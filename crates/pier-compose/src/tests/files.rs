@@ -105,6 +105,11 @@ fn dotenv_and_env_file_precedence() {
         "{:?}",
         loaded.warnings
     );
+    // COMPOSE_ENV_FILES does the same as --env-file.
+    fixture.opts.env_files = Vec::new();
+    let mut fixture = fixture.env("COMPOSE_ENV_FILES", "prod.env");
+    let web = fixture.load().project.services["web"].clone();
+    assert_eq!(web.image.as_deref(), Some("nginx:prod"));
     // A missing --env-file is an error.
     fixture.opts.env_files = vec![PathBuf::from("nope.env")];
     assert!(fixture.error().contains("nope.env"));
