@@ -484,6 +484,23 @@ fn flag_and_api_errors_match_docker() {
             stderr(&o)
         );
     }
+    // Zero values do not count as health flags (docker's rule).
+    ok(d.docker(&[
+        "create",
+        "--no-healthcheck",
+        "--health-retries",
+        "0",
+        "busybox",
+        "true",
+    ]));
+    ok(d.pier(&[
+        "create",
+        "--no-healthcheck",
+        "--health-interval",
+        "0s",
+        "busybox",
+        "true",
+    ]));
     let body = br#"{"Image":"busybox","Cmd":["true"],"Healthcheck":{"Test":["CMD","true"],"Interval":10}}"#;
     let r = d
         .raw_request("POST", "/containers/create", Some(body))
