@@ -271,6 +271,43 @@ fn failing_probe_becomes_unhealthy_with_events() {
 }
 
 #[test]
+fn probes_that_cannot_run_fail_like_dockerd() {
+    let d = Daemon::start();
+    for (name, test) in [
+        ("missing", r#"["CMD","/no/such/probe"]"#),
+        ("empty", r#"["CMD"]"#),
+    ] {
+        let body = format!(
+            r#"{{"Image":"busybox","Cmd":["sleep","300"],"Healthcheck":{{"Test":{test},"Interval":200000000,"Retries":1}}}}"#
+        );
+        let r = d
+            .raw_request(
+                "POST",
+                &format!("/containers/create?name={name}"),
+                Some(body.as_bytes()),
+            )
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        ok(d.docker(&["start", name]));
+    }
+    let h = wait_status(&d, "missing", "unhealthy");
+    assert_eq!(h["Log"][0]["ExitCode"], -1);
+    let out = h["Log"][0]["Output"].as_str().unwrap();
+    assert!(
+        out.starts_with(
+            "OCI runtime exec failed: exec failed: unable to start container process: "
+        ) && out.contains("/no/such/probe"),
+        "{out}"
+    );
+    let h = wait_status(&d, "empty", "unhealthy");
+    let id = ok(d.docker(&["inspect", "--format", "{{.Id}}", "empty"]));
+    assert_eq!(
+        h["Log"][0]["Output"],
+        format!("healthcheck for container {id} has no command")
+    );
+}
+
+#[test]
 fn probe_beyond_timeout_is_killed_and_fails() {
     let d = Daemon::start();
     ok(d.pier(&[
