@@ -50,8 +50,8 @@ pub struct BuildOptions {
     pub target: Option<String>,
     pub no_cache: bool,
     pub labels: BTreeMap<String, String>,
-    /// RUN's network: "host" (the default), "none" (also "default" and
-    /// "bridge" map to host until pierd has bridge networking).
+    /// RUN's network: unset/"default"/"bridge" (the default bridge, as
+    /// Docker's classic builder), "host", "none", or a user network.
     pub network: Option<String>,
     pub extra_hosts: Vec<String>,
     pub platform: Option<String>,
@@ -209,8 +209,19 @@ impl Builder {
                 shim_dir: paths.shim_dir,
                 tmp,
                 init_layer: init,
+                network: std::sync::OnceLock::new(),
             },
         })
+    }
+
+    /// Installs pierd's networking for RUN steps (first call wins).
+    /// Without it, RUN steps on the default bridge use the host's network.
+    pub fn set_run_network(&self, network: Arc<dyn crate::runnet::RunNetwork>) {
+        let _ = self.run_env.network.set(network);
+    }
+
+    pub fn has_run_network(&self) -> bool {
+        self.run_env.network.get().is_some()
     }
 
     /// Scratch space for contexts and layer tars (emptied at open).

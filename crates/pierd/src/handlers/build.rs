@@ -256,6 +256,7 @@ fn line_bytes(v: &Value) -> Bytes {
 
 pub async fn build(State(d): AppState, q: Query, req: Request) -> ApiResult<Response> {
     let p = params(&q)?;
+    super::build_network::install(&d);
     let builder = d.builder.clone();
     let ctx_dir = tempfile::Builder::new()
         .prefix("context-")
