@@ -123,3 +123,79 @@ fn run_steps_use_the_default_bridge_none_host_or_a_user_network() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(cat(&d, "net-docker2", "/links.txt"), "eth0\nlo");
 }
+
+#[test]
+fn from_images_are_pulled_when_missing_and_always_with_pull() {
+    use common::registry::{free_port, Registry};
+    let d = Daemon::start();
+    let reg = Registry::start();
+    let base = format!("{}/base:1", reg.addr());
+    // The registry gets a newer base than the one kept locally.
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[("Dockerfile", "FROM busybox\nRUN echo new > /marker\n")],
+    );
+    built(build(&d, ctx.path(), &["-t", &base]));
+    ok(d.pier(&["push", &base]));
+    ok(d.pier(&["tag", "busybox", &base]));
+
+    let app = tempfile::tempdir().unwrap();
+    write(
+        app.path(),
+        &[(
+            "Dockerfile",
+            &format!("FROM {base}\nRUN (cat /marker 2>/dev/null || echo old) > /seen\n"),
+        )],
+    );
+    // Without --pull the local image is used.
+    built(build(&d, app.path(), &["-t", "app"]));
+    assert_eq!(cat(&d, "app", "/seen"), "old");
+    // --pull takes the registry's.
+    let progress = built(build(&d, app.path(), &["-t", "app", "--pull"]));
+    assert!(progress.contains("Pulling from base"), "{progress}");
+    assert_eq!(cat(&d, "app", "/seen"), "new");
+
+    // A missing base image is pulled (docker CLI, classic API).
+    ok(d.pier(&["rmi", "-f", &base, "app"]));
+    let out = d.docker(&["build", "-t", "app2", app.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("Status: Downloaded newer image for {base}")),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(cat(&d, "app2", "/seen"), "new");
+    // COPY --from an image that is not here pulls it too.
+    ok(d.pier(&["rmi", "-f", &base]));
+    write(
+        app.path(),
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nCOPY --from={base} /marker /copied\n"),
+        )],
+    );
+    built(build(&d, app.path(), &["-t", "app3"]));
+    assert_eq!(cat(&d, "app3", "/copied"), "new");
+
+    // --pull with the registry unreachable fails the build, naming it.
+    let gone = format!("127.0.0.1:{}/gone:1", free_port());
+    ok(d.pier(&["tag", "busybox", &gone]));
+    write(
+        app.path(),
+        &[("Dockerfile", &format!("FROM {gone}\nRUN true\n"))],
+    );
+    built(build(&d, app.path(), &["-t", "app4"]));
+    let out = build(&d, app.path(), &["--pull"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains(&gone[..gone.find('/').unwrap()]), "{err}");
+    assert!(err.contains("connection refused"), "{err}");
+    let out = d.docker(&["build", "--pull", app.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("connection refused"),
+        "{}",
+        stderr(&out)
+    );
+}

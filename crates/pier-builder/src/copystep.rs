@@ -102,11 +102,12 @@ impl Builder {
                         (s.layers.clone(), "stage".to_string())
                     }
                     None => {
-                        let rec = self.store.get(f).map_err(|_| {
-                            BuildError::Invalid(format!(
-                                "invalid from flag value {f}: pull access denied for {f}, repository does not exist or may require 'docker login'"
-                            ))
-                        })?;
+                        let mut pulled = |b: Vec<u8>| ev(Event::Output(b));
+                        let rec = self
+                            .ensure_image(f, false, opts.platform.as_deref(), &mut pulled)
+                            .map_err(|e| {
+                                BuildError::Invalid(format!("invalid from flag value {f}: {e}"))
+                            })?;
                         (self.store.layer_dirs(&rec)?, "image".to_string())
                     }
                 };

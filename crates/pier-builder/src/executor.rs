@@ -55,6 +55,8 @@ pub struct BuildOptions {
     pub network: Option<String>,
     pub extra_hosts: Vec<String>,
     pub platform: Option<String>,
+    /// `--pull`: always pull FROM images, even when they are here.
+    pub pull: bool,
     /// Build independent stages at the same time (the classic API's
     /// stream is sequential, so pierd only sets this for `pier build`).
     pub parallel: bool,
@@ -111,6 +113,8 @@ pub struct Builder {
     pub(crate) store: Arc<ImageStore>,
     pub(crate) cache: BuildCache,
     pub(crate) run_env: RunEnv,
+    /// pierd's registry access for base images (installed once).
+    pub(crate) puller: std::sync::OnceLock<Arc<dyn crate::pull::ImagePuller>>,
 }
 
 /// The state of the stage being built.
@@ -211,6 +215,7 @@ impl Builder {
                 init_layer: init,
                 network: std::sync::OnceLock::new(),
             },
+            puller: std::sync::OnceLock::new(),
         })
     }
 
@@ -414,6 +419,8 @@ impl Builder {
         graph: &StageGraph,
         si: usize,
         results: &BTreeMap<usize, State>,
+        opts: &BuildOptions,
+        out: &mut dyn FnMut(Vec<u8>),
     ) -> Result<State> {
         let stage = &graph.stages[si];
         if let Some(dep) = graph.find(&stage.base, si) {
@@ -443,13 +450,12 @@ impl Builder {
                 epoch: None,
             });
         }
-        let rec = self.store.get(&stage.base).map_err(|e| match e {
-            pier_image::ImageError::NotFound(_) => BuildError::Invalid(format!(
-                "pull access denied for {}, repository does not exist or may require 'docker login'",
-                stage.base
-            )),
-            other => other.into(),
-        })?;
+        let platform = stage
+            .platform
+            .as_deref()
+            .filter(|p| !p.is_empty() && !p.starts_with('$'))
+            .or(opts.platform.as_deref());
+        let rec = self.ensure_image(&stage.base, opts.pull, platform, out)?;
         Ok(State {
             config: self.store.config_json(&rec)?,
             layers: self.store.layer_dirs(&rec)?,

@@ -112,6 +112,7 @@ fn params(q: &Query) -> ApiResult<Params> {
             build_args,
             target: q.get_nonempty("target").map(str::to_string),
             no_cache: q.bool("nocache"),
+            pull: q.bool("pull"),
             labels,
             network: q.get_nonempty("networkmode").map(str::to_string),
             extra_hosts,
@@ -256,7 +257,7 @@ fn line_bytes(v: &Value) -> Bytes {
 
 pub async fn build(State(d): AppState, q: Query, req: Request) -> ApiResult<Response> {
     let p = params(&q)?;
-    super::build_network::install(&d);
+    super::build_hooks::install(&d);
     let builder = d.builder.clone();
     let ctx_dir = tempfile::Builder::new()
         .prefix("context-")

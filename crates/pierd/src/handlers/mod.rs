@@ -2,7 +2,7 @@
 
 pub mod attach;
 pub mod build;
-pub mod build_network;
+pub mod build_hooks;
 pub mod containers;
 pub mod distribution;
 pub mod events;
