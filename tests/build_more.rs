@@ -199,3 +199,253 @@ fn from_images_are_pulled_when_missing_and_always_with_pull() {
         stderr(&out)
     );
 }
+
+/// A tiny HTTP/1.0 server on 127.0.0.1 serving fixed paths; counts hits.
+struct Http {
+    port: u16,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn serve(files: Vec<(&'static str, Vec<u8>)>) -> Http {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h2 = hits.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut line = String::new();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            h2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let resp = if path == "/redirect" {
+                b"HTTP/1.0 302 Found\r\nLocation: /files/hello.txt\r\nContent-Length: 0\r\n\r\n"
+                    .to_vec()
+            } else if let Some((_, body)) = files.iter().find(|(p, _)| *p == path) {
+                let mut v = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                v.extend_from_slice(body);
+                v
+            } else {
+                b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec()
+            };
+            let _ = s.write_all(&resp);
+        }
+    });
+    Http { port, hits }
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    stdout(&out).split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn add_from_urls_with_checksum_chown_chmod_and_no_extraction() {
+    let d = Daemon::start();
+    let src = tempfile::tempdir().unwrap();
+    write(src.path(), &[("pkg/f.txt", "in archive\n")]);
+    let tgz = src.path().join("a.tar.gz");
+    assert!(std::process::Command::new("tar")
+        .args(["-C", src.path().to_str().unwrap(), "-czf"])
+        .arg(&tgz)
+        .arg("pkg")
+        .status()
+        .unwrap()
+        .success());
+    let hello = b"hello from http\n".to_vec();
+    let http = serve(vec![
+        ("/files/hello.txt", hello.clone()),
+        ("/files/a.tar.gz", std::fs::read(&tgz).unwrap()),
+    ]);
+    let base = format!("http://127.0.0.1:{}", http.port);
+    std::fs::write(src.path().join("hello.txt"), &hello).unwrap();
+    let sum = sha256_hex(&src.path().join("hello.txt"));
+
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM busybox\n\
+                 ADD {base}/files/hello.txt /dl/\n\
+                 ADD --checksum=sha256:{sum} {base}/files/hello.txt /named.txt\n\
+                 ADD --chown=1:2 --chmod=644 {base}/redirect /owned/\n\
+                 ADD {base}/files/a.tar.gz /tars/\n\
+                 RUN stat -c '%a %u:%g %Y' /dl/hello.txt > /dl-stat && stat -c '%a %u:%g' /owned/redirect > /owned-stat && ls /tars > /tars-list\n"
+            ),
+        )],
+    );
+    built(build(&d, ctx.path(), &["-t", "urls"]));
+    assert_eq!(cat(&d, "urls", "/dl/hello.txt"), "hello from http");
+    assert_eq!(cat(&d, "urls", "/named.txt"), "hello from http");
+    // 0600 as Docker gives downloads, mtime from Last-Modified.
+    assert_eq!(cat(&d, "urls", "/dl-stat"), "600 0:0 1445412480");
+    // The file is named after the URL's last segment (not the redirect's).
+    assert_eq!(cat(&d, "urls", "/owned-stat"), "644 1:2");
+    // URLs are never extracted.
+    assert_eq!(cat(&d, "urls", "/tars-list"), "a.tar.gz");
+
+    // A rebuild downloads again and hits the cache on the same content.
+    let before = http.hits.load(std::sync::atomic::Ordering::SeqCst);
+    let progress = built(build(&d, ctx.path(), &["-t", "urls"]));
+    assert!(http.hits.load(std::sync::atomic::Ordering::SeqCst) > before);
+    assert!(
+        !progress.contains("DONE") || progress.matches("CACHED").count() >= 5,
+        "{progress}"
+    );
+
+    // A checksum mismatch fails naming the line.
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            &format!(
+                "FROM busybox\nADD --checksum=sha256:{} {base}/files/hello.txt /x\n",
+                "0".repeat(64)
+            ),
+        )],
+    );
+    let out = build(&d, ctx.path(), &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("digest mismatch"), "{err}");
+    assert!(err.contains(&format!("got sha256:{sum}")), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    // A 404 fails too, and so does the docker CLI through the classic API.
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nADD {base}/nope.txt /x\n"),
+        )],
+    );
+    let out = d.docker(&["build", ctx.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("404"), "{}", stderr(&out));
+    // COPY refuses URLs.
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nCOPY {base}/files/hello.txt /x\n"),
+        )],
+    );
+    let out = build(&d, ctx.path(), &[]);
+    assert!(
+        stderr(&out).contains("source can't be a URL for COPY"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A tar with one entry whose raw name is `name` (the tar crate refuses
+/// `..` through its safe API).
+fn raw_tar(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, link, data) in entries {
+        let mut h = tar::Header::new_old();
+        let raw = h.as_old_mut();
+        raw.name[..name.len()].copy_from_slice(name.as_bytes());
+        raw.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_entry_type(*kind);
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn add_extracts_xz_and_zstd_archives_and_refuses_breakouts() {
+    let d = Daemon::start();
+    let src = tempfile::tempdir().unwrap();
+    write(
+        src.path(),
+        &[("pkg/bin/tool", "tool\n"), ("pkg/doc", "doc\n")],
+    );
+    let ctx = tempfile::tempdir().unwrap();
+    for (flag, name) in [
+        ("-cJf", "a.tar.xz"),
+        ("--zstd -cf", "a.tar.zst"),
+        ("-cjf", "a.tar.bz2"),
+    ] {
+        let mut c = std::process::Command::new("tar");
+        c.args(["-C", src.path().to_str().unwrap()]);
+        c.args(flag.split(' '));
+        c.arg(ctx.path().join(name)).arg("pkg");
+        assert!(c.status().unwrap().success(), "{name}");
+    }
+    // An xz file that is not a tar is copied as is.
+    std::fs::write(ctx.path().join("plain.txt"), "just text\n").unwrap();
+    assert!(std::process::Command::new("xz")
+        .arg(ctx.path().join("plain.txt"))
+        .status()
+        .unwrap()
+        .success());
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\nADD a.tar.xz /xz/\nADD a.tar.zst /zst/\nADD a.tar.bz2 /bz2/\nADD plain.txt.xz /raw/\n",
+        )],
+    );
+    built(build(&d, ctx.path(), &["-t", "arch"]));
+    for dir in ["xz", "zst", "bz2"] {
+        assert_eq!(cat(&d, "arch", &format!("/{dir}/pkg/bin/tool")), "tool");
+        assert_eq!(cat(&d, "arch", &format!("/{dir}/pkg/doc")), "doc");
+    }
+    let out = ok(d.pier(&["run", "--rm", "arch", "ls", "/raw"]));
+    assert_eq!(out, "plain.txt.xz");
+
+    // Breakouts: `..` entries, symlinks pointing out, writes through links.
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "dotdot.tar",
+            raw_tar(&[("../../evil", tar::EntryType::Regular, "", b"x")]),
+            "is outside of the destination",
+        ),
+        (
+            "link.tar",
+            raw_tar(&[("esc", tar::EntryType::Symlink, "../../../etc", b"")]),
+            "invalid symlink",
+        ),
+        (
+            "through.tar",
+            raw_tar(&[
+                ("l", tar::EntryType::Symlink, "/etc", b""),
+                ("l/passwd", tar::EntryType::Regular, "", b"pwned"),
+            ]),
+            "is outside of the destination",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        std::fs::write(ctx.path().join(name), bytes).unwrap();
+        write(
+            ctx.path(),
+            &[("Dockerfile", &format!("FROM busybox\nADD {name} /t/\n"))],
+        );
+        let out = build(&d, ctx.path(), &[]);
+        assert!(!out.status.success(), "{name} was extracted");
+        assert!(stderr(&out).contains(want), "{name}: {}", stderr(&out));
+        assert!(stderr(&out).contains("line 2"), "{name}: {}", stderr(&out));
+    }
+}

@@ -3,6 +3,8 @@
 //! container through pier-shim, COPY/ADD as layers written directly) with a
 //! persistent layer cache. pierd's `POST /build` drives it.
 
+mod addurl;
+mod archive;
 mod cache;
 mod copy;
 mod copystep;
