@@ -449,3 +449,117 @@ fn add_extracts_xz_and_zstd_archives_and_refuses_breakouts() {
         assert!(stderr(&out).contains("line 2"), "{name}: {}", stderr(&out));
     }
 }
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() {
+                if let Ok(b) = std::fs::read(&p) {
+                    if b.windows(needle.len()).any(|w| w == needle) {
+                        out.push(p.display().to_string());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn run_secret_mounts_are_seen_only_by_their_run() {
+    let d = Daemon::start();
+    let secret = "topsecret-value-7f3a91";
+    let sdir = tempfile::tempdir().unwrap();
+    let sfile = sdir.path().join("tok");
+    std::fs::write(&sfile, secret).unwrap();
+    let sum = sha256_hex(&sfile);
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\n\
+             RUN --mount=type=secret,id=tok sha256sum /run/secrets/tok | cut -c1-64 > /sum && stat -c '%a %u' /run/secrets/tok > /mode\n\
+             RUN --mount=type=secret,id=tok,target=/etc/app/key,mode=0440,uid=1 stat -c '%a %u' /etc/app/key > /custom\n\
+             RUN --mount=type=secret,id=tok,env=TOK sh -c 'echo ${#TOK}; ls /run/secrets 2>/dev/null | wc -l' > /env\n\
+             RUN --mount=type=secret,id=absent cat /run/secrets/absent 2>/dev/null; echo ok > /optional\n\
+             RUN (cat /run/secrets/tok 2>/dev/null || echo none) > /later\n",
+        )],
+    );
+    let spec = format!("id=tok,src={}", sfile.display());
+    built(build(&d, ctx.path(), &["-t", "sec", "--secret", &spec]));
+    assert_eq!(cat(&d, "sec", "/sum"), sum);
+    assert_eq!(cat(&d, "sec", "/mode"), "400 0");
+    assert_eq!(cat(&d, "sec", "/custom"), "440 1");
+    // env= gives a variable, and no file.
+    assert_eq!(cat(&d, "sec", "/env"), format!("{}\n0", secret.len()));
+    assert_eq!(cat(&d, "sec", "/optional"), "ok");
+    assert_eq!(cat(&d, "sec", "/later"), "none");
+    // No mount point is left in the image.
+    for p in ["/run/secrets", "/etc/app"] {
+        let out = d.pier(&["run", "--rm", "--network", "none", "sec", "ls", p]);
+        assert!(!out.status.success(), "{p} is in the image");
+    }
+    // The value is nowhere: not in a layer, the config, history, the
+    // build cache or the builder's scratch space.
+    let hist = ok(d.pier(&["history", "--no-trunc", "sec"]));
+    assert!(!hist.contains(secret));
+    let inspect = ok(d.pier(&["image", "inspect", "sec"]));
+    assert!(!inspect.contains(secret));
+    let found = files_containing(&d.data_root, secret.as_bytes());
+    assert!(found.is_empty(), "secret found in {found:?}");
+    let saved = d.dir.path().join("sec.tar");
+    ok(d.pier(&["save", "-o", saved.to_str().unwrap(), "sec"]));
+    let b = std::fs::read(&saved).unwrap();
+    assert!(!b.windows(secret.len()).any(|w| w == secret.as_bytes()));
+
+    // Another value does not change the cache key (as BuildKit).
+    std::fs::write(&sfile, "another-value").unwrap();
+    let progress = built(build(&d, ctx.path(), &["-t", "sec", "--secret", &spec]));
+    assert_eq!(progress.matches(" CACHED").count(), 5, "{progress}");
+
+    // A required secret that was not given fails naming it and the line.
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN --mount=type=secret,id=needed,required=true true\n",
+        )],
+    );
+    let out = build(&d, ctx.path(), &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("secret needed: not found"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+    // A secret from the environment.
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN --mount=type=secret,id=needed,required=true wc -c < /run/secrets/needed > /n\n",
+        )],
+    );
+    let out = d
+        .pier_cmd()
+        .env("PIER_BUILD_SECRET_TEST", "12345")
+        .args(["build", "--progress", "plain", "-t", "envsec", "--secret"])
+        .arg("id=needed,env=PIER_BUILD_SECRET_TEST")
+        .arg(ctx.path())
+        .output()
+        .unwrap();
+    built(out);
+    assert_eq!(cat(&d, "envsec", "/n"), "5");
+}

@@ -55,6 +55,8 @@ pub struct BuildOptions {
     pub network: Option<String>,
     pub extra_hosts: Vec<String>,
     pub platform: Option<String>,
+    /// `RUN --mount=type=secret` values (`pier build --secret`).
+    pub secrets: crate::secrets::Secrets,
     /// `--pull`: always pull FROM images, even when they are here.
     pub pull: bool,
     /// Build independent stages at the same time (the classic API's

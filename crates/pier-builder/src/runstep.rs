@@ -90,6 +90,8 @@ impl Builder {
             env.insert(0, format!("PATH={DEFAULT_PATH}"));
         }
         env.extend(arg_env.iter().cloned());
+        // Secrets as variables: in this process's environment only.
+        env.extend(mounts.env.iter().cloned());
         let user = st
             .config
             .pointer("/config/User")

@@ -263,6 +263,12 @@ pub async fn build(State(d): AppState, q: Query, req: Request) -> ApiResult<Resp
         .prefix("context-")
         .tempdir_in(builder.tmp_dir())
         .map_err(|e| ApiError::Internal(format!("creating the context dir: {e}")))?;
+    // Pier's extension: RUN --mount=type=secret values (`pier build --secret`).
+    let req_secrets = req
+        .headers()
+        .get(pier_builder::secrets::SECRETS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let mut spooled = spool_to(builder.tmp_dir(), req.into_body()).await?;
     let ctx_path: PathBuf = ctx_dir.path().to_path_buf();
     let df_name = p.dockerfile.clone();
@@ -277,6 +283,9 @@ pub async fn build(State(d): AppState, q: Query, req: Request) -> ApiResult<Resp
     pier_builder::parse(&dockerfile).map_err(build_api_error)?;
 
     let mut options = p.options;
+    if let Some(v) = req_secrets {
+        options.secrets = pier_builder::Secrets::from_header(&v).map_err(build_api_error)?;
+    }
     options.context = ctx_dir.path().to_path_buf();
     options.dockerfile = dockerfile;
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
