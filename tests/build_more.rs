@@ -563,3 +563,53 @@ fn run_secret_mounts_are_seen_only_by_their_run() {
     built(out);
     assert_eq!(cat(&d, "envsec", "/n"), "5");
 }
+
+#[test]
+fn failed_run_names_line_code_and_output_and_leaves_nothing_behind() {
+    let d = Daemon::start();
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo first-line; echo last-words >&2; false\n",
+        )],
+    );
+    let out = d
+        .docker_cmd()
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", ctx.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "The command '/bin/sh -c echo first-line; echo last-words >&2; false' returned a non-zero code: 1"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("last-words"), "{}", stdout(&out));
+    let out = build(&d, ctx.path(), &[]);
+    let err = stderr(&out);
+    assert!(err.contains("Dockerfile:2"), "{err}");
+    assert!(err.contains("exit code: 1"), "{err}");
+    assert!(err.contains("last-words"), "{err}");
+    // No RUN container, bundle or shim is left.
+    let tmp = d.data_root.join("builder/tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("run-") || n.starts_with("secret-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(ok(d.pier(&["ps", "-aq"])), "");
+    let shims = std::process::Command::new("pgrep")
+        .args(["-f", &format!("{}.*run-", tmp.display())])
+        .output()
+        .unwrap();
+    assert!(stdout(&shims).is_empty(), "{}", stdout(&shims));
+    let eps = ok(d.pier(&["network", "inspect", "bridge", "-f", "{{json .Containers}}"]));
+    assert_eq!(eps, "{}");
+}
