@@ -47,8 +47,16 @@ impl Builder {
         if !(missing || always) || looks_like_id(reference) {
             return local.map_err(|e| not_found(reference, e));
         }
-        let lines =
-            crate::run::block_on(puller.pull(reference, platform))?.map_err(BuildError::Invalid)?;
+        let lines = match crate::run::block_on(puller.pull(reference, platform))? {
+            Ok(lines) => lines,
+            // A missing image that cannot be pulled keeps Docker's
+            // wording; the registry's answer is shown above it.
+            Err(e) if missing && !always => {
+                out(format!("pulling {reference}: {e}\n").into_bytes());
+                return Err(not_found(reference, pier_image::ImageError::NotFound(e)));
+            }
+            Err(e) => return Err(BuildError::Invalid(e)),
+        };
         let mut text = lines.join("\n");
         if !text.is_empty() {
             text.push('\n');

@@ -107,6 +107,11 @@ impl Builder {
                     }
                 }
             }
+            if typ == "ssh" {
+                return Err(BuildError::Invalid(
+                    "RUN --mount=type=ssh is not supported by Pier's builder".into(),
+                ));
+            }
             if typ == "secret" {
                 let m = crate::secrets::SecretMount {
                     id,
@@ -197,11 +202,6 @@ impl Builder {
                         readonly: false,
                     });
                     out.points.push((target, true));
-                }
-                "ssh" => {
-                    return Err(BuildError::Invalid(
-                        "RUN --mount=type=ssh is not supported by Pier's builder".into(),
-                    ))
                 }
                 other => {
                     return Err(BuildError::Invalid(format!(
