@@ -601,3 +601,44 @@ fn failed_run_names_line_code_and_output_and_leaves_nothing_behind() {
     let eps = ok(d.pier(&["network", "inspect", "bridge", "-f", "{{json .Containers}}"]));
     assert_eq!(eps, "{}");
 }
+
+#[test]
+fn docker_build_pulls_a_private_base_with_the_clis_credentials() {
+    use common::registry::{htpasswd, tls_cert, Registry, RegistryConfig};
+    let work = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = tls_cert(work.path(), "registry");
+    let hp = htpasswd(work.path(), "alice", "wonderland");
+    let reg = Registry::start_with(RegistryConfig {
+        tls: Some((cert, key)),
+        htpasswd: Some(hp),
+    });
+    let r = reg.addr();
+    let certs = work.path().join("certs.d");
+    std::fs::create_dir_all(certs.join(&r)).unwrap();
+    std::fs::copy(&ca, certs.join(&r).join("ca.crt")).unwrap();
+    let d = Daemon::start_with(&["--registry-certs-dir", certs.to_str().unwrap()]);
+    let base = format!("{r}/private/base:1");
+    ok(d.pier(&["tag", "busybox", &base]));
+    ok(d.docker(&["login", &r, "-u", "alice", "-p", "wonderland"]));
+    ok(d.docker(&["push", &base]));
+    ok(d.pier(&["rmi", &base]));
+    let ctx = tempfile::tempdir().unwrap();
+    write(
+        ctx.path(),
+        &[("Dockerfile", &format!("FROM {base}\nRUN echo ok > /ok\n"))],
+    );
+    // The CLI's X-Registry-Config carries the login to the build's pull.
+    let out = d.docker(&["build", "-t", "priv", ctx.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(cat(&d, "priv", "/ok"), "ok");
+    // Logged out: the pull is refused.
+    ok(d.docker(&["logout", &r]));
+    ok(d.pier(&["rmi", "-f", &base, "priv"]));
+    let out = d.docker(&["build", "--no-cache", ctx.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("pull access denied for {base}")),
+        "{}",
+        stderr(&out)
+    );
+}

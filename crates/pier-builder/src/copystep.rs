@@ -136,7 +136,13 @@ impl Builder {
                     None => {
                         let mut pulled = |b: Vec<u8>| ev(Event::Output(b));
                         let rec = self
-                            .ensure_image(f, false, opts.platform.as_deref(), &mut pulled)
+                            .ensure_image(
+                                f,
+                                false,
+                                opts.platform.as_deref(),
+                                &opts.registry_auth.0,
+                                &mut pulled,
+                            )
                             .map_err(|e| {
                                 BuildError::Invalid(format!("invalid from flag value {f}: {e}"))
                             })?;

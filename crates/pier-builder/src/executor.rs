@@ -57,11 +57,24 @@ pub struct BuildOptions {
     pub platform: Option<String>,
     /// `RUN --mount=type=secret` values (`pier build --secret`).
     pub secrets: crate::secrets::Secrets,
+    /// Registry host → `X-Registry-Auth` value for the pulls a build makes
+    /// (from the request's `X-Registry-Config`). Debug shows hosts only.
+    pub registry_auth: RegistryAuth,
     /// `--pull`: always pull FROM images, even when they are here.
     pub pull: bool,
     /// Build independent stages at the same time (the classic API's
     /// stream is sequential, so pierd only sets this for `pier build`).
     pub parallel: bool,
+}
+
+/// Registry credentials for a build's pulls (Debug never prints them).
+#[derive(Clone, Default)]
+pub struct RegistryAuth(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 /// Where a step is, for progress output.
@@ -457,7 +470,8 @@ impl Builder {
             .as_deref()
             .filter(|p| !p.is_empty() && !p.starts_with('$'))
             .or(opts.platform.as_deref());
-        let rec = self.ensure_image(&stage.base, opts.pull, platform, out)?;
+        let rec =
+            self.ensure_image(&stage.base, opts.pull, platform, &opts.registry_auth.0, out)?;
         Ok(State {
             config: self.store.config_json(&rec)?,
             layers: self.store.layer_dirs(&rec)?,

@@ -28,7 +28,9 @@ pub mod stages;
 
 pub use dockerignore::IgnoreMatcher;
 pub use error::{BuildError, Result};
-pub use executor::{BuildOptions, BuildOutput, Builder, BuilderPaths, Event, StepInfo};
+pub use executor::{
+    BuildOptions, BuildOutput, Builder, BuilderPaths, Event, RegistryAuth, StepInfo,
+};
 pub use parser::{parse, Dockerfile, Heredoc, Instruction};
 pub use prune::{CacheRecord, PruneReport};
 pub use pull::ImagePuller;

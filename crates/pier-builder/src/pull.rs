@@ -11,10 +11,13 @@ pub trait ImagePuller: Send + Sync {
     /// Pulls `reference` for `platform` (None: the host's). Returns the
     /// status lines to show (`latest: Pulling from ...`, `Digest: ...`,
     /// `Status: ...`), or the registry's error text.
+    /// `auth`: registry host → `X-Registry-Auth` value, from the build
+    /// request's `X-Registry-Config`.
     fn pull<'a>(
         &'a self,
         reference: &'a str,
         platform: Option<&'a str>,
+        auth: &'a std::collections::BTreeMap<String, String>,
     ) -> BoxFuture<'a, std::result::Result<Vec<String>, String>>;
 }
 
@@ -35,6 +38,7 @@ impl Builder {
         reference: &str,
         always: bool,
         platform: Option<&str>,
+        auth: &std::collections::BTreeMap<String, String>,
         out: &mut dyn FnMut(Vec<u8>),
     ) -> Result<pier_image::ImageRecord> {
         let local = self.store.get(reference);
@@ -47,7 +51,7 @@ impl Builder {
         if !(missing || always) || looks_like_id(reference) {
             return local.map_err(|e| not_found(reference, e));
         }
-        let lines = match crate::run::block_on(puller.pull(reference, platform))? {
+        let lines = match crate::run::block_on(puller.pull(reference, platform, auth))? {
             Ok(lines) => lines,
             // A missing image that cannot be pulled keeps Docker's
             // wording; the registry's answer is shown above it.

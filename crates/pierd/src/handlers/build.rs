@@ -269,6 +269,19 @@ pub async fn build(State(d): AppState, q: Query, req: Request) -> ApiResult<Resp
         .get(pier_builder::secrets::SECRETS_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // The docker CLI sends every stored credential for the build's pulls.
+    let registry_auth = match req
+        .headers()
+        .get("X-Registry-Config")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(v) => pier_registry::Credentials::from_config_header(v)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?
+            .into_iter()
+            .map(|(host, c)| (host, c.to_header()))
+            .collect(),
+        None => BTreeMap::new(),
+    };
     let mut spooled = spool_to(builder.tmp_dir(), req.into_body()).await?;
     let ctx_path: PathBuf = ctx_dir.path().to_path_buf();
     let df_name = p.dockerfile.clone();
@@ -286,6 +299,7 @@ pub async fn build(State(d): AppState, q: Query, req: Request) -> ApiResult<Resp
     if let Some(v) = req_secrets {
         options.secrets = pier_builder::Secrets::from_header(&v).map_err(build_api_error)?;
     }
+    options.registry_auth = pier_builder::RegistryAuth(registry_auth);
     options.context = ctx_dir.path().to_path_buf();
     options.dockerfile = dockerfile;
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();

@@ -86,8 +86,19 @@ impl ImagePuller for BuildPuller {
         &'a self,
         reference: &'a str,
         platform: Option<&'a str>,
+        auth: &'a std::collections::BTreeMap<String, String>,
     ) -> BoxFuture<'a, Result<Vec<String>, String>> {
         Box::pin(async move {
+            let mut headers = axum::http::HeaderMap::new();
+            let domain = pier_image::reference::Reference::parse(reference)
+                .map(|r| r.domain().to_string())
+                .unwrap_or_default();
+            if let Some(v) = auth
+                .get(&domain)
+                .and_then(|v| axum::http::HeaderValue::from_str(v).ok())
+            {
+                headers.insert("X-Registry-Auth", v);
+            }
             let d = self.0.upgrade().ok_or("the daemon is shutting down")?;
             let raw = {
                 let mut query = form_urlencoded::Serializer::new(String::new());
@@ -98,7 +109,7 @@ impl ImagePuller for BuildPuller {
                 query.finish()
             };
             let q = Query::parse(Some(&raw));
-            let resp = super::distribution::create_from_image(d, &q, &Default::default())
+            let resp = super::distribution::create_from_image(d, &q, &headers)
                 .await
                 .map_err(|e| e.to_string())?;
             let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
