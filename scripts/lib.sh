@@ -22,7 +22,7 @@ ensure_apt_packages() {
 # Build dependencies: libcontainer links libseccomp.
 BUILD_PACKAGES=(build-essential pkg-config libseccomp-dev busybox-static tar coreutils python3 util-linux iproute2 nftables)
 # Peers the tests compare against or use as clients.
-TEST_PACKAGES=(skopeo umoci runc python3-docker docker-registry apache2-utils zstd curl openssl)
+TEST_PACKAGES=(skopeo umoci runc python3-docker docker-registry apache2-utils zstd xz-utils bzip2 curl openssl)
 
 ensure_rust() {
     if ! command -v cargo >/dev/null 2>&1; then

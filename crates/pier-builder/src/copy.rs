@@ -3,7 +3,6 @@
 //! a [`Plan`] of destination paths, and the plan's content checksum (paths,
 //! types, modes, owners, bytes; never the context's mtimes) for the cache.
 
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -109,7 +108,7 @@ fn glob(root: &Path, pattern: &str) -> Result<Vec<String>> {
     Ok(found)
 }
 
-fn join_rel(base: &str, name: &str) -> String {
+pub(crate) fn join_rel(base: &str, name: &str) -> String {
     if base.is_empty() {
         name.to_string()
     } else {
@@ -325,7 +324,7 @@ impl CopyRequest<'_> {
                 continue;
             }
             if self.extract {
-                if let Some(entries) = extract_archive(&src)? {
+                if let Some(entries) = crate::archive::extract_archive(&src)? {
                     if !dest_rel.is_empty() {
                         self.parents_of(&mut plan, &dest_rel);
                         self.dir_entry(&mut plan, &dest_rel);
@@ -371,102 +370,6 @@ impl CopyRequest<'_> {
         }
         Ok(plan)
     }
-}
-
-/// A local tar (plain, gzip or bzip2) as plan entries, or None if `path`
-/// is not an archive.
-fn extract_archive(path: &Path) -> Result<Option<Vec<(String, PlanEntry)>>> {
-    let mut head = [0u8; 512];
-    let n = {
-        let mut f = std::fs::File::open(path).ctx(|| format!("opening {}", path.display()))?;
-        let mut n = 0;
-        while n < head.len() {
-            match f.read(&mut head[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) => return Err(BuildError::io(format!("reading {}", path.display()), e)),
-            }
-        }
-        n
-    };
-    let f = std::fs::File::open(path).ctx(|| format!("opening {}", path.display()))?;
-    let reader: Box<dyn Read> = if n >= 2 && head[..2] == [0x1f, 0x8b] {
-        Box::new(flate2::read::GzDecoder::new(f))
-    } else if n >= 3 && &head[..3] == b"BZh" {
-        Box::new(bzip2::read::BzDecoder::new(f))
-    } else if n >= 262 && &head[257..262] == b"ustar" {
-        Box::new(f)
-    } else {
-        return Ok(None);
-    };
-    let mut archive = tar::Archive::new(reader);
-    let mut out: Vec<(String, PlanEntry)> = Vec::new();
-    let entries = match archive.entries() {
-        Ok(e) => e,
-        Err(_) => return Ok(None),
-    };
-    for entry in entries {
-        let mut entry = entry.ctx(|| format!("reading archive {}", path.display()))?;
-        let name = entry
-            .path()
-            .ctx(|| "archive entry path".into())?
-            .to_string_lossy()
-            .into_owned();
-        let rel = clean_path(&format!("/{name}"))
-            .trim_start_matches('/')
-            .to_string();
-        if rel.is_empty() {
-            continue;
-        }
-        let h = entry.header();
-        let mode = h.mode().unwrap_or(0o644) & 0o7777;
-        let uid = h.uid().unwrap_or(0) as u32;
-        let gid = h.gid().unwrap_or(0) as u32;
-        let mtime = h.mtime().unwrap_or(0);
-        let kind = match h.entry_type() {
-            tar::EntryType::Directory => PlanKind::Dir,
-            tar::EntryType::Symlink => PlanKind::Symlink(
-                entry
-                    .link_name()
-                    .ok()
-                    .flatten()
-                    .map(|l| l.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .ok()
-                    .flatten()
-                    .map(|l| clean_path(&format!("/{}", l.to_string_lossy())))
-                    .unwrap_or_default();
-                let target = target.trim_start_matches('/');
-                match out.iter().rev().find(|(p, _)| p == target) {
-                    Some((_, e)) => e.kind.clone(),
-                    None => continue,
-                }
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut buf = Vec::new();
-                entry
-                    .read_to_end(&mut buf)
-                    .ctx(|| format!("reading {name} from {}", path.display()))?;
-                PlanKind::Content(buf)
-            }
-            _ => continue,
-        };
-        out.push((
-            rel,
-            PlanEntry {
-                kind,
-                mode,
-                uid,
-                gid,
-                mtime,
-            },
-        ));
-    }
-    Ok(Some(out))
 }
 
 /// The content checksum of a plan (no mtimes).

@@ -66,12 +66,40 @@ impl Builder {
                 format!("{keyword} requires at least two arguments, but only one was provided. Destination could not be determined"),
             ));
         }
-        if let Some(url) = words.iter().find(|w| {
-            w.starts_with("http://") || w.starts_with("https://") || w.starts_with("git@")
-        }) {
+        let urls = words.iter().filter(|w| crate::addurl::is_url(w)).count();
+        if let Some(git) = words.iter().find(|w| w.starts_with("git@")) {
             return Err(BuildError::Invalid(format!(
-                "{keyword} from a URL ({url}) is not supported by Pier's builder yet"
+                "{keyword} from a git repository ({git}) is not supported by Pier's builder"
             )));
+        }
+        if urls > 0 && keyword == "COPY" {
+            return Err(BuildError::Invalid("source can't be a URL for COPY".into()));
+        }
+        if urls > 0 && (urls != words.len() || inst.flag("from").is_some()) {
+            return Err(BuildError::Invalid(format!(
+                "{keyword}: URL sources cannot be mixed with local or --from sources in Pier's builder"
+            )));
+        }
+        let url_checksum = match inst.flag("checksum") {
+            Some(c) if urls == 0 => {
+                return Err(BuildError::Invalid(format!(
+                    "checksum can't be specified for non-HTTP(S) sources ({c})"
+                )))
+            }
+            Some(c) => Some(expand(&c)?),
+            None => None,
+        };
+        let downloads = if urls > 0 {
+            Some(crate::addurl::download(
+                &words,
+                url_checksum.as_deref(),
+                self.tmp_dir(),
+            )?)
+        } else {
+            None
+        };
+        if let Some(d) = &downloads {
+            words = d.names.clone();
         }
         let chmod = match inst.flag("chmod") {
             Some(m) => Some(
@@ -82,7 +110,10 @@ impl Builder {
         };
         let parents = matches!(inst.flag("parents").as_deref(), Some("" | "true"));
         let excludes = IgnoreMatcher::new(&inst.flag_all("exclude"))?;
-        let extract = keyword == "ADD" && inst.flag("unpack").as_deref() != Some("false");
+        // URLs are never extracted (Docker's rule).
+        let extract = keyword == "ADD"
+            && downloads.is_none()
+            && inst.flag("unpack").as_deref() != Some("false");
 
         // Where the sources come from.
         let from = match inst.flag("from") {
@@ -90,6 +121,7 @@ impl Builder {
             None => None,
         };
         let (source_view, from_ident) = match &from {
+            None if downloads.is_some() => (None, "url".to_string()),
             None => (None, "context".to_string()),
             Some(f) => {
                 let (layers, ident) = match graph.find(f, si) {
@@ -102,11 +134,18 @@ impl Builder {
                         (s.layers.clone(), "stage".to_string())
                     }
                     None => {
-                        let rec = self.store.get(f).map_err(|_| {
-                            BuildError::Invalid(format!(
-                                "invalid from flag value {f}: pull access denied for {f}, repository does not exist or may require 'docker login'"
-                            ))
-                        })?;
+                        let mut pulled = |b: Vec<u8>| ev(Event::Output(b));
+                        let rec = self
+                            .ensure_image(
+                                f,
+                                false,
+                                opts.platform.as_deref(),
+                                &opts.registry_auth.0,
+                                &mut pulled,
+                            )
+                            .map_err(|e| {
+                                BuildError::Invalid(format!("invalid from flag value {f}: {e}"))
+                            })?;
                         (self.store.layer_dirs(&rec)?, "image".to_string())
                     }
                 };
@@ -118,9 +157,10 @@ impl Builder {
             Some(c) => Some(resolve_chown(Some(&target), &expand(&c)?)?),
             None => None,
         };
-        let source_root = match &source_view {
-            Some(v) => v.root(),
-            None => opts.context.clone(),
+        let source_root = match (&source_view, &downloads) {
+            (Some(v), _) => v.root(),
+            (None, Some(d)) => d.dir.clone(),
+            (None, None) => opts.context.clone(),
         };
         let req = CopyRequest {
             keyword: &keyword,

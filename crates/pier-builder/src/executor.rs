@@ -50,14 +50,31 @@ pub struct BuildOptions {
     pub target: Option<String>,
     pub no_cache: bool,
     pub labels: BTreeMap<String, String>,
-    /// RUN's network: "host" (the default), "none" (also "default" and
-    /// "bridge" map to host until pierd has bridge networking).
+    /// RUN's network: unset/"default"/"bridge" (the default bridge, as
+    /// Docker's classic builder), "host", "none", or a user network.
     pub network: Option<String>,
     pub extra_hosts: Vec<String>,
     pub platform: Option<String>,
+    /// `RUN --mount=type=secret` values (`pier build --secret`).
+    pub secrets: crate::secrets::Secrets,
+    /// Registry host → `X-Registry-Auth` value for the pulls a build makes
+    /// (from the request's `X-Registry-Config`). Debug shows hosts only.
+    pub registry_auth: RegistryAuth,
+    /// `--pull`: always pull FROM images, even when they are here.
+    pub pull: bool,
     /// Build independent stages at the same time (the classic API's
     /// stream is sequential, so pierd only sets this for `pier build`).
     pub parallel: bool,
+}
+
+/// Registry credentials for a build's pulls (Debug never prints them).
+#[derive(Clone, Default)]
+pub struct RegistryAuth(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 /// Where a step is, for progress output.
@@ -111,6 +128,8 @@ pub struct Builder {
     pub(crate) store: Arc<ImageStore>,
     pub(crate) cache: BuildCache,
     pub(crate) run_env: RunEnv,
+    /// pierd's registry access for base images (installed once).
+    pub(crate) puller: std::sync::OnceLock<Arc<dyn crate::pull::ImagePuller>>,
 }
 
 /// The state of the stage being built.
@@ -209,8 +228,20 @@ impl Builder {
                 shim_dir: paths.shim_dir,
                 tmp,
                 init_layer: init,
+                network: std::sync::OnceLock::new(),
             },
+            puller: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Installs pierd's networking for RUN steps (first call wins).
+    /// Without it, RUN steps on the default bridge use the host's network.
+    pub fn set_run_network(&self, network: Arc<dyn crate::runnet::RunNetwork>) {
+        let _ = self.run_env.network.set(network);
+    }
+
+    pub fn has_run_network(&self) -> bool {
+        self.run_env.network.get().is_some()
     }
 
     /// Scratch space for contexts and layer tars (emptied at open).
@@ -403,6 +434,8 @@ impl Builder {
         graph: &StageGraph,
         si: usize,
         results: &BTreeMap<usize, State>,
+        opts: &BuildOptions,
+        out: &mut dyn FnMut(Vec<u8>),
     ) -> Result<State> {
         let stage = &graph.stages[si];
         if let Some(dep) = graph.find(&stage.base, si) {
@@ -432,13 +465,13 @@ impl Builder {
                 epoch: None,
             });
         }
-        let rec = self.store.get(&stage.base).map_err(|e| match e {
-            pier_image::ImageError::NotFound(_) => BuildError::Invalid(format!(
-                "pull access denied for {}, repository does not exist or may require 'docker login'",
-                stage.base
-            )),
-            other => other.into(),
-        })?;
+        let platform = stage
+            .platform
+            .as_deref()
+            .filter(|p| !p.is_empty() && !p.starts_with('$'))
+            .or(opts.platform.as_deref());
+        let rec =
+            self.ensure_image(&stage.base, opts.pull, platform, &opts.registry_auth.0, out)?;
         Ok(State {
             config: self.store.config_json(&rec)?,
             layers: self.store.layer_dirs(&rec)?,

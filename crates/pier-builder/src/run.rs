@@ -4,6 +4,7 @@
 //! once the command exits, is exactly the step's new layer.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use pier_runtime::{
     build_spec, launch_shim, NetworkMode, RootfsLayers, RuntimeError, ShimConfig, ShimConnection,
@@ -11,9 +12,9 @@ use pier_runtime::{
 };
 
 use crate::error::{BuildError, IoContext, Result};
+use crate::runnet::{RunNet, RunNetRequest, RunNetwork};
 
 /// Where RUN containers live and how the shim is reached.
-#[derive(Debug, Clone)]
 pub struct RunEnv {
     pub shim_path: PathBuf,
     /// libcontainer state root (pierd's X/runtime).
@@ -24,6 +25,8 @@ pub struct RunEnv {
     pub tmp: PathBuf,
     /// The init layer (R/builder/init).
     pub init_layer: PathBuf,
+    /// pierd's networking for RUN steps on a network (installed once).
+    pub network: OnceLock<Arc<dyn RunNetwork>>,
 }
 
 pub struct RunStep<'a> {
@@ -31,7 +34,7 @@ pub struct RunStep<'a> {
     pub env: Vec<String>,
     pub cwd: String,
     pub user: String,
-    pub host_network: bool,
+    pub net: RunNet,
     pub extra_hosts: &'a [String],
     pub layers: &'a [PathBuf],
     /// `RUN --mount`s, and their mount points (target, is a dir).
@@ -124,7 +127,8 @@ impl RunEnv {
             id: id.clone(),
             bundle: bundle.clone(),
         };
-        let base_hosts = if step.host_network {
+        let net = self.effective_net(&step.net)?;
+        let base_hosts = if net == RunNet::Host {
             std::fs::read_to_string("/etc/hosts").unwrap_or_default()
         } else {
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string()
@@ -142,7 +146,7 @@ impl RunEnv {
             env: step.env.clone(),
             cwd: step.cwd.clone(),
             hostname: id12.clone(),
-            network: if step.host_network {
+            network: if net == RunNet::Host {
                 NetworkMode::Host
             } else {
                 NetworkMode::None
@@ -193,8 +197,8 @@ impl RunEnv {
             .ctx(|| format!("creating {}", self.shim_dir.display()))?;
 
         let fut = async {
-            match launch_shim(&self.shim_path, &cfg, &shim_json).await {
-                Ok(_) => {}
+            let pid = match launch_shim(&self.shim_path, &cfg, &shim_json).await {
+                Ok(l) => l.pid,
                 // The command could not be started (not found, not
                 // executable): Docker reports it as the step's exit code.
                 Err(RuntimeError::Create { message, exit_code }) => {
@@ -202,6 +206,16 @@ impl RunEnv {
                     return Ok(exit_code);
                 }
                 Err(e) => return Err(runtime_err(e)),
+            };
+            // The namespace exists and init waits for START: connect it.
+            if let RunNet::Network(name) = &net {
+                if let Err(e) = self
+                    .connect_network(&id, pid, name, &id12, step.extra_hosts, &bundle)
+                    .await
+                {
+                    abort_created(&cfg.socket).await;
+                    return Err(e);
+                }
             }
             on_start(&id);
             let mut conn = ShimConnection::connect(&cfg.socket)
@@ -231,9 +245,83 @@ impl RunEnv {
                 }
             }
         };
-        outcome.exit_code = block_on(fut)??;
+        let res = block_on(fut);
+        if let (RunNet::Network(_), Some(n)) = (&net, self.network.get()) {
+            let _ = block_on(n.release(&id));
+        }
+        outcome.exit_code = res??;
         Ok(outcome)
     }
+
+    /// The network a step really gets: without pierd's networking (the
+    /// builder used on its own) the default bridge falls back to the
+    /// host's network; a user network is an error.
+    fn effective_net(&self, net: &RunNet) -> Result<RunNet> {
+        match net {
+            RunNet::Network(n) if self.network.get().is_none() => {
+                if n == "bridge" {
+                    Ok(RunNet::Host)
+                } else {
+                    Err(BuildError::Invalid(format!(
+                        "network {n} is not available to the builder"
+                    )))
+                }
+            }
+            other => Ok(other.clone()),
+        }
+    }
+
+    async fn connect_network(
+        &self,
+        id: &str,
+        pid: u32,
+        network: &str,
+        hostname: &str,
+        extra_hosts: &[String],
+        bundle: &Path,
+    ) -> Result<()> {
+        let Some(n) = self.network.get() else {
+            return Ok(());
+        };
+        let files = n
+            .connect(RunNetRequest {
+                id,
+                pid,
+                network,
+                hostname,
+                extra_hosts,
+            })
+            .await
+            .map_err(BuildError::Runtime)?;
+        // In place: the files are already bind-mounted into the container.
+        let res = std::fs::write(bundle.join("hosts"), files.hosts)
+            .and_then(|_| std::fs::write(bundle.join("resolv.conf"), files.resolv_conf))
+            .ctx(|| "writing the RUN container's hosts and resolv.conf".into());
+        if res.is_err() {
+            n.release(id).await;
+        }
+        res
+    }
+}
+
+/// Kills a created RUN container whose networking failed and waits for
+/// its shim to see the end (the ephemeral shim then cleans up).
+async fn abort_created(socket: &Path) {
+    let Ok(mut conn) = ShimConnection::connect(socket).await else {
+        return;
+    };
+    let _ = conn.send(&ShimRequest::Subscribe).await;
+    if conn.send(&ShimRequest::Signal(9)).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Ok(Some(ev)) = conn.recv().await {
+            if matches!(ev, ShimEvent::Exited { .. }) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Runs a future to completion from synchronous code.

@@ -26,6 +26,10 @@ pub(crate) struct RunMounts {
     pub key: String,
     /// (absolute target, is a directory)
     pub points: Vec<(String, bool)>,
+    /// `type=secret,env=`: entries for this RUN's environment only.
+    pub env: Vec<String>,
+    /// Secret copies, removed when the step is over.
+    pub temp: crate::secrets::TempFiles,
 }
 
 fn bool_opt(v: Option<&str>) -> Result<bool> {
@@ -54,6 +58,7 @@ impl Builder {
             let (mut target, mut source, mut id) = (None, None, None);
             let (mut readonly, mut rw) = (None, false);
             let (mut mode, mut uid, mut gid, mut size) = (0o755u32, 0u32, 0u32, None);
+            let (mut mode_set, mut required, mut env) = (false, false, None);
             for field in value.split(',').filter(|f| !f.is_empty()) {
                 let (k, v) = match field.split_once('=') {
                     Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.trim())),
@@ -73,8 +78,11 @@ impl Builder {
                     "rw" | "readwrite" => rw = bool_opt(v)?,
                     "mode" => {
                         mode = u32::from_str_radix(&need(v)?, 8)
-                            .map_err(|_| BuildError::Invalid(format!("invalid mode {field}")))?
+                            .map_err(|_| BuildError::Invalid(format!("invalid mode {field}")))?;
+                        mode_set = true;
                     }
+                    "required" => required = bool_opt(v)?,
+                    "env" => env = Some(need(v)?),
                     "uid" => {
                         uid = need(v)?
                             .parse()
@@ -86,7 +94,7 @@ impl Builder {
                             .map_err(|_| BuildError::Invalid(format!("invalid gid {field}")))?
                     }
                     "size" => size = Some(need(v)?),
-                    "sharing" | "required" | "env" => {}
+                    "sharing" => {}
                     "from" => {
                         return Err(BuildError::Invalid(
                             "RUN --mount from= is not supported by Pier's builder yet".into(),
@@ -98,6 +106,36 @@ impl Builder {
                         )))
                     }
                 }
+            }
+            if typ == "ssh" {
+                return Err(BuildError::Invalid(
+                    "RUN --mount=type=ssh is not supported by Pier's builder".into(),
+                ));
+            }
+            if typ == "secret" {
+                let m = crate::secrets::SecretMount {
+                    id,
+                    target: target.map(|t| {
+                        clean_path(&if t.starts_with('/') {
+                            t
+                        } else {
+                            format!("{}/{t}", workdir.trim_end_matches('/'))
+                        })
+                    }),
+                    env,
+                    required,
+                    mode: mode_set.then_some(mode),
+                    uid,
+                    gid,
+                };
+                let used = m.resolve(&opts.secrets, self.tmp_dir(), &mut out.temp)?;
+                out.key.push_str(&used.key);
+                if let Some((spec, target)) = used.mount {
+                    out.specs.push(spec);
+                    out.points.push((target, false));
+                }
+                out.env.extend(used.env);
+                continue;
             }
             let target = target.ok_or_else(|| {
                 BuildError::Invalid(format!("mount {value:?}: target is required"))
@@ -120,7 +158,11 @@ impl Builder {
                     })?;
                     let req = CopyRequest {
                         keyword: "RUN --mount",
-                        srcs: vec![if src_rel.is_empty() { ".".into() } else { src_rel.clone() }],
+                        srcs: vec![if src_rel.is_empty() {
+                            ".".into()
+                        } else {
+                            src_rel.clone()
+                        }],
                         heredocs: Vec::new(),
                         dest: "/m/".into(),
                         workdir: "/".into(),
@@ -142,7 +184,8 @@ impl Builder {
                     let id = id.unwrap_or_else(|| target.clone());
                     let dir = self.cache_mount_dir(&id, mode, uid, gid)?;
                     out.key.push_str(&format!("cache:{target}:{id};"));
-                    out.specs.push(MountSpec::bind(dir, &target, readonly.unwrap_or(false)));
+                    out.specs
+                        .push(MountSpec::bind(dir, &target, readonly.unwrap_or(false)));
                     out.points.push((target, true));
                 }
                 "tmpfs" => {
@@ -159,11 +202,6 @@ impl Builder {
                         readonly: false,
                     });
                     out.points.push((target, true));
-                }
-                "secret" | "ssh" => {
-                    return Err(BuildError::Invalid(format!(
-                        "RUN --mount=type={typ} is not supported: the classic build API has no way to pass {typ}s"
-                    )))
                 }
                 other => {
                     return Err(BuildError::Invalid(format!(

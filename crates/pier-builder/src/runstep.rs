@@ -20,19 +20,9 @@ impl Builder {
         opts: &BuildOptions,
         ev: &mut dyn FnMut(Event),
     ) -> Result<()> {
-        let network = inst
-            .flag("network")
-            .or_else(|| opts.network.clone())
-            .unwrap_or_else(|| "host".into());
-        let host_network = match network.as_str() {
-            "" | "host" | "default" | "bridge" => true,
-            "none" => false,
-            other => {
-                return Err(BuildError::Invalid(format!(
-                    "network mode {other:?} not supported by the builder (use host or none)"
-                )))
-            }
-        };
+        let build_net = crate::runnet::RunNet::for_build(opts.network.as_deref())?;
+        let net = crate::runnet::RunNet::for_step(inst.flag("network").as_deref(), &build_net)?;
+        let network = net.key();
         let mounts = {
             let lookup = st.lookup();
             self.run_mounts(lexer, inst, &lookup, &st.workdir(), opts)?
@@ -100,6 +90,8 @@ impl Builder {
             env.insert(0, format!("PATH={DEFAULT_PATH}"));
         }
         env.extend(arg_env.iter().cloned());
+        // Secrets as variables: in this process's environment only.
+        env.extend(mounts.env.iter().cloned());
         let user = st
             .config
             .pointer("/config/User")
@@ -111,7 +103,7 @@ impl Builder {
             env,
             cwd: st.workdir(),
             user,
-            host_network,
+            net,
             extra_hosts: &opts.extra_hosts,
             layers: &st.layers,
             mounts: mounts.specs.clone(),

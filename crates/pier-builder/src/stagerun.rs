@@ -51,7 +51,8 @@ impl Builder {
         };
         let sink = run.sink;
         sink(first, Event::Step(info(first, 1, &stage.from)));
-        let mut st = match self.base_state(graph, si, results) {
+        let mut pull_out = |b: Vec<u8>| sink(first, Event::Output(b));
+        let mut st = match self.base_state(graph, si, results, run.opts, &mut pull_out) {
             Ok(st) => st,
             Err(e) => {
                 sink(first, Event::Failed);

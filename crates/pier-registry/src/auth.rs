@@ -69,6 +69,44 @@ impl Credentials {
         Ok(if c.is_empty() { None } else { Some(c) })
     }
 
+    /// Decodes `X-Registry-Config` (the docker CLI's classic build sends
+    /// every stored credential: base64url JSON `{"<server>": AuthConfig}`)
+    /// into (registry host, credentials) pairs; server keys are reduced to
+    /// their host as `registry.ConvertToHostname` does (Docker Hub's legacy
+    /// key becomes `docker.io`).
+    pub fn from_config_header(value: &str) -> Result<Vec<(String, Credentials)>, RegistryError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bad = |e: &dyn std::fmt::Display| {
+            RegistryError::Credentials(format!("invalid X-Registry-Config header: {e}"))
+        };
+        let raw = base64::engine::general_purpose::URL_SAFE
+            .decode(value)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value))
+            .or_else(|_| base64::engine::general_purpose::STANDARD.decode(value))
+            .map_err(|e| bad(&e))?;
+        let map: std::collections::BTreeMap<String, Credentials> =
+            serde_json::from_slice(&raw).map_err(|e| bad(&e))?;
+        Ok(map
+            .into_iter()
+            .map(|(k, mut c)| {
+                c.fill_from_auth();
+                let host = k
+                    .strip_prefix("https://")
+                    .or_else(|| k.strip_prefix("http://"))
+                    .unwrap_or(&k);
+                let host = host.split('/').next().unwrap_or(host);
+                let host = match host {
+                    "index.docker.io" | "registry-1.docker.io" => "docker.io",
+                    h => h,
+                };
+                (host.to_string(), c)
+            })
+            .collect())
+    }
+
     /// base64url JSON for `X-Registry-Auth`.
     pub fn to_header(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();

@@ -180,7 +180,7 @@ fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<usize, Registr
     Ok(n)
 }
 
-fn verified_config(extra_ca: Option<&Path>) -> Result<ClientConfig, RegistryError> {
+pub(crate) fn verified_config(extra_ca: Option<&Path>) -> Result<ClientConfig, RegistryError> {
     let mut roots = RootCertStore::empty();
     if Path::new(SYSTEM_ROOTS).exists() {
         let _ = add_pem_file(&mut roots, Path::new(SYSTEM_ROOTS));

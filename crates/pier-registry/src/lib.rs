@@ -18,6 +18,7 @@ pub mod client;
 pub mod config_file;
 pub mod endpoint;
 mod error;
+pub mod fetch;
 mod http;
 pub mod manifest;
 mod upload;

@@ -40,6 +40,9 @@ pub struct BuildArgs {
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
+    /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=x,env=VAR")
+    #[arg(long = "secret", value_name = "stringArray")]
+    pub secrets: Vec<String>,
     /// Set type of progress output ("auto", "plain", "tty", "quiet", "rawjson")
     #[arg(long, value_name = "string", default_value = "auto")]
     pub progress: String,

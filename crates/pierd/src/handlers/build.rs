@@ -112,6 +112,7 @@ fn params(q: &Query) -> ApiResult<Params> {
             build_args,
             target: q.get_nonempty("target").map(str::to_string),
             no_cache: q.bool("nocache"),
+            pull: q.bool("pull"),
             labels,
             network: q.get_nonempty("networkmode").map(str::to_string),
             extra_hosts,
@@ -256,11 +257,31 @@ fn line_bytes(v: &Value) -> Bytes {
 
 pub async fn build(State(d): AppState, q: Query, req: Request) -> ApiResult<Response> {
     let p = params(&q)?;
+    super::build_hooks::install(&d);
     let builder = d.builder.clone();
     let ctx_dir = tempfile::Builder::new()
         .prefix("context-")
         .tempdir_in(builder.tmp_dir())
         .map_err(|e| ApiError::Internal(format!("creating the context dir: {e}")))?;
+    // Pier's extension: RUN --mount=type=secret values (`pier build --secret`).
+    let req_secrets = req
+        .headers()
+        .get(pier_builder::secrets::SECRETS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    // The docker CLI sends every stored credential for the build's pulls.
+    let registry_auth = match req
+        .headers()
+        .get("X-Registry-Config")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(v) => pier_registry::Credentials::from_config_header(v)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?
+            .into_iter()
+            .map(|(host, c)| (host, c.to_header()))
+            .collect(),
+        None => BTreeMap::new(),
+    };
     let mut spooled = spool_to(builder.tmp_dir(), req.into_body()).await?;
     let ctx_path: PathBuf = ctx_dir.path().to_path_buf();
     let df_name = p.dockerfile.clone();
@@ -275,6 +296,10 @@ pub async fn build(State(d): AppState, q: Query, req: Request) -> ApiResult<Resp
     pier_builder::parse(&dockerfile).map_err(build_api_error)?;
 
     let mut options = p.options;
+    if let Some(v) = req_secrets {
+        options.secrets = pier_builder::Secrets::from_header(&v).map_err(build_api_error)?;
+    }
+    options.registry_auth = pier_builder::RegistryAuth(registry_auth);
     options.context = ctx_dir.path().to_path_buf();
     options.dockerfile = dockerfile;
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();

@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod build;
+pub mod build_hooks;
 pub mod containers;
 pub mod distribution;
 pub mod events;

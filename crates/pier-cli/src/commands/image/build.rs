@@ -143,13 +143,15 @@ pub async fn run(ctx: &Ctx, a: BuildArgs) -> CmdResult {
     } else if !quiet {
         progress.header(dockerfile_text.as_ref().map_or(0, |t| t.len()), tar.len());
     }
+    let headers = super::build_secrets::header(ctx, &a.secrets)?;
     let resp = ctx
         .client
-        .send(
+        .send_with_headers(
             Method::POST,
             &q.path("/build"),
             client::full(tar),
             Some("application/x-tar"),
+            &headers,
         )
         .await?;
     let mut body = resp.into_body();

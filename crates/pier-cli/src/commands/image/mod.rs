@@ -3,6 +3,7 @@
 pub mod build;
 pub mod build_context;
 pub mod build_progress;
+pub mod build_secrets;
 pub mod build_tty;
 pub mod history;
 pub mod list;
