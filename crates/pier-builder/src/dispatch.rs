@@ -317,6 +317,9 @@ pub fn apply_metadata(
                         }
                         _ => vec!["CMD-SHELL".into(), rest.to_string()],
                     };
+                    if test.len() < 2 || test[1..].iter().all(|a| a.is_empty()) {
+                        return Err(err(inst, "Missing command after HEALTHCHECK CMD"));
+                    }
                     let mut hc = json!({ "Test": test });
                     for (flag, field) in [
                         ("interval", "Interval"),
@@ -328,7 +331,17 @@ pub fn apply_metadata(
                             let d = parse_duration(&v).ok_or_else(|| {
                                 err(inst, format!("time: invalid duration \"{v}\""))
                             })?;
-                            hc[field] = json!(d);
+                            // Zero is left out (Docker omits it); a
+                            // non-zero value must be at least 1ms.
+                            if d != 0 && d < 1_000_000 {
+                                return Err(err(
+                                    inst,
+                                    format!("Interval \"{flag}\" cannot be less than 1ms"),
+                                ));
+                            }
+                            if d != 0 {
+                                hc[field] = json!(d);
+                            }
                         }
                     }
                     if let Some(r) = inst.flag("retries") {
@@ -339,9 +352,11 @@ pub fn apply_metadata(
                             )
                         })?;
                         if n < 0 {
-                            return Err(err(inst, "--retries cannot be negative"));
+                            return Err(err(inst, format!("--retries cannot be negative ({n})")));
                         }
-                        hc["Retries"] = json!(n);
+                        if n != 0 {
+                            hc["Retries"] = json!(n);
+                        }
                     }
                     hc
                 }
@@ -428,5 +443,37 @@ mod tests {
         assert_eq!(img["config"]["Healthcheck"], json!({"Test": ["NONE"]}));
         assert_eq!(parse_duration("1h2m3.5s"), Some(3_723_500_000_000));
         assert_eq!(parse_duration("5x"), None);
+        // Zero values are left out, as Docker's JSON omits them.
+        run(
+            "FROM x\nHEALTHCHECK --interval=0s --retries=0 CMD [\"true\"]\n",
+            &mut img,
+        );
+        assert_eq!(
+            img["config"]["Healthcheck"],
+            json!({"Test": ["CMD", "true"]})
+        );
+    }
+
+    #[test]
+    fn healthcheck_errors() {
+        let fail = |df: &str| {
+            let df = parse(df).unwrap();
+            let lexer = Lexer::new(df.escape);
+            let mut img = json!({});
+            let mut cmd_set = false;
+            let env = |_: &str| None;
+            apply_metadata(&lexer, &df.instructions[1], &mut img, &env, &mut cmd_set)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = fail("FROM x\nHEALTHCHECK --interval=1us CMD true\n");
+        assert!(
+            e.contains("Interval \"interval\" cannot be less than 1ms"),
+            "{e}"
+        );
+        let e = fail("FROM x\nHEALTHCHECK --retries=-2 CMD true\n");
+        assert!(e.contains("--retries cannot be negative (-2)"), "{e}");
+        let e = fail("FROM x\nHEALTHCHECK CMD []\n");
+        assert!(e.contains("Missing command after HEALTHCHECK CMD"), "{e}");
     }
 }

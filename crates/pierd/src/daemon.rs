@@ -139,6 +139,8 @@ pub struct Daemon {
     pub network: Option<Arc<pier_network::Networking>>,
     /// The image builder (`POST /build`), state under R/builder.
     pub builder: Arc<pier_builder::Builder>,
+    /// Healthcheck monitors of running containers.
+    pub health: crate::containers::health::Monitors,
 }
 
 impl Daemon {
@@ -179,6 +181,7 @@ impl Daemon {
             events: Default::default(),
             network: None,
             builder,
+            health: Default::default(),
         })
     }
 }

@@ -102,9 +102,7 @@ pub fn merge(
     if c.volumes.as_ref().is_none_or(|v| v.is_empty()) {
         c.volumes = image.volumes.clone();
     }
-    if c.healthcheck.is_none() {
-        c.healthcheck = image.healthcheck.clone();
-    }
+    c.healthcheck = super::health::merge(c.healthcheck.take(), image.healthcheck.as_ref())?;
     if c.on_build.is_none() {
         c.on_build = image.on_build.clone();
     }

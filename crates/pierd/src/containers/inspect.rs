@@ -49,7 +49,7 @@ pub fn status_text(rec: &ContainerRecord, now: DateTime<Utc>) -> String {
         Status::Running => StatusInput::Running {
             started: st.started_at.unwrap_or(now),
             paused: st.paused,
-            health: None,
+            health: super::health::status_label(rec),
         },
         Status::Exited if st.restarting => StatusInput::Restarting {
             exit_code: st.exit_code,
@@ -168,6 +168,12 @@ pub fn inspect(rec: &ContainerRecord, dir: &Path, size: Option<(i64, i64)>) -> V
         ..Default::default()
     };
     let mut v = serde_json::to_value(&resp).unwrap_or(Value::Null);
+    if let (Some(h), Some(state)) = (
+        super::health::inspect_json(rec),
+        v.get_mut("State").and_then(Value::as_object_mut),
+    ) {
+        state.insert("Health".into(), h);
+    }
     // Fields API 1.51 still returns but the generated models dropped; the
     // docker CLI's templates (`{{.NetworkSettings.IPAddress}}`) read them.
     if let Some(ns) = v.get_mut("NetworkSettings").and_then(Value::as_object_mut) {

@@ -306,6 +306,7 @@ pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ContainerE
             // The monitor starts before the record is written so a fast
             // exit is never missed; it waits for `op` only for AutoRemove.
             tokio::spawn(monitor(d.clone(), c.clone(), reader));
+            super::health::monitor::on_start(d, c);
             // Written off the response path: should pierd die before the
             // write lands, recovery finds the live shim by its socket.
             let me = c.clone();
@@ -519,6 +520,7 @@ pub async fn on_exit(
     oom: bool,
     finished: DateTime<Utc>,
 ) {
+    super::health::monitor::on_stop(d, &c.id);
     let auto_remove = {
         let mut g = c.lock();
         g.shim = None;

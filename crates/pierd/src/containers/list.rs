@@ -77,6 +77,9 @@ pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, 
             )));
         }
     }
+    for v in f.get("health") {
+        super::health::validate_filter(v)?;
+    }
     if f.contains("status") {
         opts.all = true;
     }
@@ -152,6 +155,10 @@ pub fn list(d: &Daemon, mut opts: ListOptions) -> Result<Vec<ContainerSummary>, 
             rec.state.status.as_str()
         };
         if !filter_match(f, "status", status) {
+            continue;
+        }
+        let health = super::health::filter_value(&rec);
+        if f.contains("health") && !f.get("health").iter().any(|h| h == health) {
             continue;
         }
         if let Some(ids) = &ancestors {

@@ -4,6 +4,7 @@ pub mod config;
 pub mod control;
 mod error;
 pub mod etcfiles;
+pub mod health;
 pub mod hostspec;
 pub mod inspect;
 pub mod lifecycle;

@@ -56,6 +56,9 @@ pub struct StateRecord {
     /// Frozen by `pause` (only while running).
     #[serde(default)]
     pub paused: bool,
+    /// `State.Health`, for containers with a healthcheck that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::HealthState>,
 }
 
 impl Default for StateRecord {
@@ -71,6 +74,7 @@ impl Default for StateRecord {
             restarting: false,
             manually_stopped: false,
             paused: false,
+            health: None,
         }
     }
 }

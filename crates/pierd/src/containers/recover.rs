@@ -70,6 +70,7 @@ async fn recover_one(d: &Arc<Daemon>, c: &Arc<Container>) {
             c.publish(|l| l.running = true);
             tracing::info!(id = %c.id, pid, "reconnected to running container");
             tokio::spawn(monitor(d.clone(), c.clone(), reader));
+            super::health::monitor::on_restore(d, c);
         }
         None if status == Status::Running => {
             let (code, oom, finished) = exit_from_record(&c.dir);

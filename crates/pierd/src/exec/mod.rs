@@ -197,7 +197,7 @@ pub fn create(store: &ExecStore, c: &Container, cfg: ExecConfig) -> Result<Strin
 
 /// Docker's `ReplaceOrAppendEnvValues`: `KEY=v` replaces `KEY`, a bare
 /// `KEY` removes it.
-fn replace_or_append(base: &mut Vec<String>, overrides: &[String]) {
+pub(crate) fn replace_or_append(base: &mut Vec<String>, overrides: &[String]) {
     for o in overrides {
         let key = o.split('=').next().unwrap_or("");
         let pos = base

@@ -174,51 +174,44 @@ pub fn build(o: &ContainerOpts, image: &str, args: &[String]) -> Result<CreateCo
         storage_opt.insert(k.to_string(), json!(v));
     }
 
-    let have_health = o.health_cmd.is_some()
-        || o.health_interval.is_some()
-        || o.health_timeout.is_some()
-        || o.health_start_period.is_some()
-        || o.health_retries.is_some()
-        || o.health_start_interval.is_some();
+    // docker's rules: a flag counts only with a non-zero value, the
+    // conflict is checked before the signs.
+    let health_cmd = o.health_cmd.as_deref().unwrap_or("");
+    let health_interval = duration_opt(&o.health_interval, "health-interval")?;
+    let health_timeout = duration_opt(&o.health_timeout, "health-timeout")?;
+    let health_start_period = duration_opt(&o.health_start_period, "health-start-period")?;
+    let health_start_interval = duration_opt(&o.health_start_interval, "health-start-interval")?;
+    let health_retries = o.health_retries.unwrap_or(0);
+    let have_health = !health_cmd.is_empty()
+        || health_interval != 0
+        || health_timeout != 0
+        || health_start_period != 0
+        || health_retries != 0
+        || health_start_interval != 0;
     let healthcheck = if o.no_healthcheck {
         if have_health {
             return Err("--no-healthcheck conflicts with --health-* options".into());
         }
         Some(json!({"Test": ["NONE"]}))
     } else if have_health {
-        if o.health_retries.unwrap_or(0) < 0 {
+        if health_retries < 0 {
             return Err("--health-retries cannot be negative".into());
         }
         let mut h = Map::new();
-        if let Some(c) = &o.health_cmd {
-            h.insert("Test".into(), json!(["CMD-SHELL", c]));
+        if !health_cmd.is_empty() {
+            h.insert("Test".into(), json!(["CMD-SHELL", health_cmd]));
         }
-        let put = |h: &mut Map<String, Value>, k: &str, v: i64| {
+        for (key, v) in [
+            ("Interval", health_interval),
+            ("Timeout", health_timeout),
+            ("StartPeriod", health_start_period),
+            ("StartInterval", health_start_interval),
+            ("Retries", health_retries),
+        ] {
             if v != 0 {
-                h.insert(k.into(), json!(v));
+                h.insert(key.into(), json!(v));
             }
-        };
-        put(
-            &mut h,
-            "Interval",
-            duration_opt(&o.health_interval, "health-interval")?,
-        );
-        put(
-            &mut h,
-            "Timeout",
-            duration_opt(&o.health_timeout, "health-timeout")?,
-        );
-        put(
-            &mut h,
-            "StartPeriod",
-            duration_opt(&o.health_start_period, "health-start-period")?,
-        );
-        put(
-            &mut h,
-            "StartInterval",
-            duration_opt(&o.health_start_interval, "health-start-interval")?,
-        );
-        put(&mut h, "Retries", o.health_retries.unwrap_or(0));
+        }
         Some(Value::Object(h))
     } else {
         None
