@@ -244,12 +244,15 @@ pub async fn ls(client: &Client, a: ComposeLsArgs) -> CmdResult {
     Ok(())
 }
 
+/// One of `config`'s listing flags and the project method behind it.
+type NameList = fn(&pier_compose::Project) -> Vec<String>;
+
 pub fn config(c: &Compose, a: ComposeConfigArgs) -> CmdResult {
     let p = &c.project;
     if a.quiet {
         return Ok(());
     }
-    let lists: [(bool, fn(&pier_compose::Project) -> Vec<String>); 4] = [
+    let lists: [(bool, NameList); 4] = [
         (a.services, pier_compose::Project::service_names),
         (a.volumes, pier_compose::Project::volume_names),
         (a.networks, pier_compose::Project::network_names),
@@ -381,7 +384,7 @@ pub async fn port(c: &Compose, a: ComposePortArgs) -> CmdResult {
     let service = &a.args[0];
     c.service(service)?;
     let index = if a.index == 0 { 1 } else { a.index };
-    let cs = c.service_containers(&[service.clone()], false).await?;
+    let cs = c.service_containers(std::slice::from_ref(service), false).await?;
     let Some(x) = cs.iter().find(|x| x.number == index) else {
         return Err(CmdError::new(
             1,

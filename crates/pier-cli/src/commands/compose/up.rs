@@ -255,7 +255,7 @@ impl Compose {
             if !started.contains(dep) {
                 continue;
             }
-            let containers = self.service_containers(&[dep.clone()], true).await?;
+            let containers = self.service_containers(std::slice::from_ref(dep), true).await?;
             for c in containers {
                 match d.condition {
                     pier_compose::DependsCondition::ServiceStarted => {}
@@ -284,6 +284,9 @@ impl Compose {
     }
 
     pub async fn wait_healthy(&self, c: &Container) -> CmdResult {
+        // A daemon without healthchecks never reports a status: give up
+        // after a minute rather than wait forever.
+        let no_status_deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             let v = self.inspect(&c.id).await?;
             let status = v
@@ -310,6 +313,12 @@ impl Compose {
                     return Err(CmdError::new(
                         1,
                         format!("container {} has no healthcheck configured", c.name),
+                    ))
+                }
+                "" if std::time::Instant::now() > no_status_deadline => {
+                    return Err(CmdError::new(
+                        1,
+                        format!("container {} reports no health status", c.name),
                     ))
                 }
                 _ => {}
