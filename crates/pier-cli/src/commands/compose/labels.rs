@@ -32,6 +32,12 @@ pub fn config_hash(project: &Project, service: &Service) -> String {
     if let Some(d) = s.deploy.as_mut() {
         d.replicas = None;
     }
+    if s.deploy
+        .as_ref()
+        .is_some_and(|d| *d == pier_compose::Deploy::default())
+    {
+        s.deploy = None;
+    }
     let mut v = serde_json::to_value(&s).unwrap_or_default();
     let mut extra = serde_json::Map::new();
     for r in service.secrets.iter() {

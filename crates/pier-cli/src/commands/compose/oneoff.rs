@@ -38,7 +38,9 @@ pub async fn exec(ctx: &Ctx, c: &Compose, a: ComposeExecArgs) -> CmdResult {
     let service = &a.args[0];
     c.service(service)?;
     let index = if a.index == 0 { 1 } else { a.index };
-    let cs = c.service_containers(std::slice::from_ref(service), false).await?;
+    let cs = c
+        .service_containers(std::slice::from_ref(service), false)
+        .await?;
     let Some(x) = cs.iter().find(|x| x.number == index) else {
         return Err(CmdError::new(
             1,

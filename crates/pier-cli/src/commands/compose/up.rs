@@ -255,7 +255,9 @@ impl Compose {
             if !started.contains(dep) {
                 continue;
             }
-            let containers = self.service_containers(std::slice::from_ref(dep), true).await?;
+            let containers = self
+                .service_containers(std::slice::from_ref(dep), true)
+                .await?;
             for c in containers {
                 match d.condition {
                     pier_compose::DependsCondition::ServiceStarted => {}
