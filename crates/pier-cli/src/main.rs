@@ -289,6 +289,7 @@ async fn dispatch(client: client::Client, cmd: Cmd, debug: bool) -> CmdResult {
             Some(SystemCmd::Prune(a)) => system::prune::system(&c(&["system", "prune"]), a).await,
             Some(SystemCmd::Df(a)) => system::df::run(&c(&["system", "df"]), a).await,
         },
+        Cmd::Compose(a) => commands::compose::run(&c(&["compose"]), a).await,
         Cmd::Volume { cmd } => match cmd {
             None => {
                 print_help(&["volume"]);

@@ -6,12 +6,14 @@
 
 mod args;
 mod build_args;
+mod compose_args;
 mod ops_args;
 
 use clap::{Parser, Subcommand};
 
 pub use args::*;
 pub use build_args::*;
+pub use compose_args::*;
 pub use ops_args::*;
 
 #[derive(Debug, Parser)]
@@ -179,6 +181,8 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: Option<crate::commands::volume::VolumeCmd>,
     },
+    /// Docker Compose
+    Compose(ComposeArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! The verbs. Each returns `Ok(())` or a [`CmdError`] carrying docker's
 //! message and exit status.
 
+pub mod compose;
 pub mod container;
 pub mod image;
 pub mod network;
