@@ -224,7 +224,6 @@ fn kill9_with_twenty_running_and_ten_starting() {
     std::fs::write(sig.join("down"), "").unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     d.restart();
-    std::fs::write("/tmp/lrc-pierd.log", d.log()).ok();
     eprintln!(
         "starts cut short and undone: {}",
         d.log()
