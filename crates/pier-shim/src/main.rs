@@ -267,7 +267,10 @@ fn prepare(cfg: &ShimConfig) -> Result<Monitor, ShimError> {
     let log = match &cfg.log {
         Some(p) => Some(
             JsonLog::open(p)
-                .map(|l| l.with_rotation(cfg.log_max_size, cfg.log_max_files))
+                .map(|l| {
+                    l.with_rotation(cfg.log_max_size, cfg.log_max_files)
+                        .with_attrs(&cfg.log_attrs)
+                })
                 .map_err(|e| ShimError::io(format!("opening {}", p.display()), e))?,
         ),
         None => None,
