@@ -260,3 +260,123 @@ fn privileged_and_devices() {
         stderr(&out)
     );
 }
+
+/// One `/proc/self/status` field as an exec'd process sees it.
+fn exec_field(d: &Daemon, cli: &str, extra: &[&str], c: &str, field: &str) -> String {
+    let mut args = vec!["exec"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[c, "grep", field, "/proc/self/status"]);
+    let out = if cli == "docker" {
+        d.docker(&args)
+    } else {
+        d.pier(&args)
+    };
+    let s = ok(out);
+    s.split_whitespace().nth(1).unwrap_or_default().to_string()
+}
+
+#[test]
+fn exec_gets_the_containers_seccomp_filter_and_capabilities() {
+    let d = Daemon::start();
+    ok(d.pier(&["run", "-d", "--name", "c", "busybox", "sleep", "1000"]));
+    for cli in ["pier", "docker"] {
+        assert_eq!(exec_field(&d, cli, &[], "c", "Seccomp:"), "2", "{cli}");
+        for f in ["CapEff", "CapPrm", "CapBnd"] {
+            assert_eq!(
+                exec_field(&d, cli, &[], "c", f),
+                "00000000a80425fb",
+                "{cli} {f}"
+            );
+        }
+        for f in ["CapInh", "CapAmb"] {
+            assert_eq!(
+                exec_field(&d, cli, &[], "c", f),
+                "0000000000000000",
+                "{cli} {f}"
+            );
+        }
+        assert_eq!(exec_field(&d, cli, &[], "c", "NoNewPrivs"), "0", "{cli}");
+        // Like runc, a privileged exec gets every capability but still the
+        // container's filter.
+        assert_eq!(
+            exec_field(&d, cli, &["--privileged"], "c", "Seccomp:"),
+            "2",
+            "{cli}"
+        );
+        // A non-root exec ends with no capabilities, filtered all the same.
+        assert_eq!(
+            exec_field(&d, cli, &["-u", "1000"], "c", "CapEff"),
+            "0000000000000000"
+        );
+        assert_eq!(exec_field(&d, cli, &["-u", "1000"], "c", "Seccomp:"), "2");
+    }
+    let held = std::fs::read_to_string("/proc/self/status").unwrap();
+    let held = held
+        .lines()
+        .find_map(|l| l.strip_prefix("CapPrm:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        exec_field(&d, "docker", &["--privileged"], "c", "CapEff"),
+        held
+    );
+    // The filter is Docker's: creating a user namespace needs no capability,
+    // only the profile stops it (as it stops it for the container's init).
+    let o = d.pier(&["run", "--rm", "busybox", "unshare", "-U", "true"]);
+    assert_ne!(o.status.code(), Some(0), "init: {o:?}");
+    let o = d.pier(&["exec", "c", "unshare", "-U", "true"]);
+    assert_ne!(o.status.code(), Some(0), "exec: {o:?}");
+    assert!(stderr(&o).contains("Operation not permitted"), "{o:?}");
+
+    // Other profiles and options carry over too.
+    ok(d.pier(&[
+        "run",
+        "-d",
+        "--name",
+        "u",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "sleep",
+        "1000",
+    ]));
+    assert_eq!(exec_field(&d, "pier", &[], "u", "Seccomp:"), "0");
+    ok(d.pier(&["exec", "u", "unshare", "-U", "true"]));
+    ok(d.pier(&[
+        "run",
+        "-d",
+        "--name",
+        "n",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "sleep",
+        "1000",
+    ]));
+    assert_eq!(exec_field(&d, "pier", &[], "n", "Seccomp:"), "2");
+    assert_eq!(exec_field(&d, "pier", &[], "n", "NoNewPrivs"), "1");
+    assert_eq!(
+        exec_field(&d, "pier", &[], "n", "CapEff"),
+        "00000000a80425fb"
+    );
+    ok(d.pier(&[
+        "run",
+        "-d",
+        "--name",
+        "z",
+        "--cap-drop",
+        "ALL",
+        "busybox",
+        "sleep",
+        "1000",
+    ]));
+    for f in ["CapEff", "CapPrm", "CapBnd"] {
+        assert_eq!(
+            exec_field(&d, "docker", &[], "z", f),
+            "0000000000000000",
+            "{f}"
+        );
+    }
+    assert_eq!(exec_field(&d, "docker", &[], "z", "Seccomp:"), "2");
+}

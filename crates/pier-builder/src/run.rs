@@ -188,6 +188,7 @@ impl RunEnv {
             user: step.user.clone(),
             log_max_size: 0,
             log_max_files: 0,
+            log_attrs: Default::default(),
         };
         let shim_json = bundle.join("shim.json");
         let cfg_bytes = serde_json::to_vec(&cfg)

@@ -69,6 +69,15 @@ pub fn parse_detach_keys(keys: &str) -> Result<Vec<u8>, String> {
 
 pub const DEFAULT_DETACH_KEYS: [u8; 2] = [16, 17];
 
+/// The `--detach-keys` flag, else the config file's `detachKeys`, as
+/// written (what docker sends the daemon as `detachKeys`).
+pub fn detach_keys_setting(flag: Option<&str>) -> Option<String> {
+    flag.map(str::to_string)
+        .filter(|k| !k.is_empty())
+        .or_else(|| crate::config::load().detach_keys)
+        .filter(|k| !k.is_empty())
+}
+
 /// The detach keys to use: the flag, else the config file, else Ctrl-P Ctrl-Q.
 pub fn detach_keys(flag: Option<&str>) -> Vec<u8> {
     let configured = flag

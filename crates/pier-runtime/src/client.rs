@@ -319,6 +319,7 @@ mod tests {
             user: String::new(),
             log_max_size: 0,
             log_max_files: 0,
+            log_attrs: Default::default(),
         }
     }
 

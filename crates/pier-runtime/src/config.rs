@@ -52,6 +52,10 @@ pub struct ShimConfig {
     /// log is truncated instead of rotated).
     #[serde(default)]
     pub log_max_files: u32,
+    /// `--log-opt labels/labels-regex/env/env-regex/tag`: the `attrs`
+    /// object of every json-file entry, as Docker writes it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub log_attrs: std::collections::BTreeMap<String, String>,
 }
 
 /// Longest socket path `bind(2)` accepts (`sun_path` is 108 bytes incl. NUL).
@@ -172,6 +176,7 @@ mod tests {
             user: "1000:1000".into(),
             log_max_size: 0,
             log_max_files: 0,
+            log_attrs: Default::default(),
         }
     }
 

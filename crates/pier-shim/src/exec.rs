@@ -19,6 +19,7 @@ use oci_spec::runtime::{Capability, LinuxCapabilitiesBuilder, Spec};
 use pier_runtime::{ExecFailure, ExecSpec};
 
 use crate::error::ShimError;
+use crate::exec_seccomp::SeccompExecutor;
 use crate::helper::{self, HelperError};
 use crate::lc::{self, ChildStdio, TenantIo};
 use crate::rootfs::{clean_path, errno_text, Refusal, RootDir};
@@ -242,11 +243,23 @@ fn start_tenant(
         caps.set_inheritable(None).set_ambient(None);
         process.set_capabilities(Some(caps));
     }
+    // Docker filters exec'd processes with the container's profile too.
+    let executor = bundle_spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().clone())
+        .map(|profile| {
+            let nnp = process.no_new_privileges().unwrap_or(false);
+            SeccompExecutor::new(profile, process.capabilities().clone(), nnp)
+        });
+    if let Some(x) = &executor {
+        process.set_capabilities(x.widen());
+    }
     let bytes = serde_json::to_vec(&process)
         .map_err(|e| HelperError::new(format!("encoding process.json: {e}"), 126))?;
     std::fs::write(process_json, bytes)
         .map_err(|e| HelperError::new(format!("writing process.json: {e}"), 126))?;
-    lc::exec(t.runtime_root, t.id, process_json, io).map_err(|m| {
+    lc::exec(t.runtime_root, t.id, process_json, io, executor).map_err(|m| {
         let code = if m.contains("no such file or directory") || m.contains("not found") {
             127
         } else {

@@ -35,6 +35,8 @@ pub struct JsonLog {
     out: Vec<u8>,
     time: String,
     failed: bool,
+    /// `,"attrs":{...}` (`--log-opt labels/env/tag`), or empty.
+    attrs: Vec<u8>,
 }
 
 impl JsonLog {
@@ -52,12 +54,32 @@ impl JsonLog {
             out: Vec::new(),
             time: String::new(),
             failed: false,
+            attrs: Vec::new(),
         })
     }
 
     /// Enables rotation: `max_size` bytes (0 = never), `max_files` kept.
     pub fn with_rotation(mut self, max_size: u64, max_files: u32) -> Self {
         self.rotation.configure(max_size, max_files);
+        self
+    }
+
+    /// Adds Docker's `attrs` object to every entry.
+    pub fn with_attrs(mut self, attrs: &std::collections::BTreeMap<String, String>) -> Self {
+        self.attrs.clear();
+        if attrs.is_empty() {
+            return self;
+        }
+        self.attrs.extend_from_slice(b",\"attrs\":{");
+        for (i, (k, v)) in attrs.iter().enumerate() {
+            if i > 0 {
+                self.attrs.push(b',');
+            }
+            push_json_string(&mut self.attrs, k.as_bytes());
+            self.attrs.push(b':');
+            push_json_string(&mut self.attrs, v.as_bytes());
+        }
+        self.attrs.push(b'}');
         self
     }
 
@@ -125,7 +147,9 @@ impl JsonLog {
         push_json_string(&mut self.out, msg);
         self.out.extend_from_slice(b",\"stream\":\"");
         self.out.extend_from_slice(stream.name().as_bytes());
-        self.out.extend_from_slice(b"\",\"time\":\"");
+        self.out.push(b'"');
+        self.out.extend_from_slice(&self.attrs);
+        self.out.extend_from_slice(b",\"time\":\"");
         self.out.extend_from_slice(self.time.as_bytes());
         self.out.extend_from_slice(b"\"}\n");
         // With rotation, each entry is checked against max-size on its own,

@@ -100,6 +100,7 @@ pub fn exec(
     id: &str,
     process_json: &Path,
     io: TenantIo,
+    executor: Option<crate::exec_seccomp::SeccompExecutor>,
 ) -> Result<i32, String> {
     let mut b = ContainerBuilder::new(id.to_string(), SyscallType::default())
         .with_root_path(runtime_root)
@@ -110,6 +111,9 @@ pub fn exec(
             .with_stdin(s.stdin)
             .with_stdout(s.stdout)
             .with_stderr(s.stderr);
+    }
+    if let Some(x) = executor {
+        b = b.with_executor(x);
     }
     b.as_tenant()
         .with_process(Some(process_json))

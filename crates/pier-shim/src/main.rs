@@ -19,6 +19,7 @@
 mod create;
 mod error;
 mod exec;
+mod exec_seccomp;
 mod helper;
 mod jsonlog;
 mod lc;
@@ -51,8 +52,9 @@ const CONSOLE_SOCKET: &str = "console.sock";
 /// How long to wait for the pty master after create.
 const CONSOLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Writes the one answer line to fd 1.
-fn answer(a: &ReadyAnswer) {
+/// Writes the one answer line to fd 1. False when nobody reads it any more
+/// (pierd died or gave up on this launch).
+fn answer(a: &ReadyAnswer) -> bool {
     let line = a.to_line();
     let mut off = 0;
     while off < line.len() {
@@ -62,10 +64,11 @@ fn answer(a: &ReadyAnswer) {
             if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            return;
+            return false;
         }
         off += n as usize;
     }
+    true
 }
 
 fn fail_early(msg: String) -> ! {
@@ -264,7 +267,10 @@ fn prepare(cfg: &ShimConfig) -> Result<Monitor, ShimError> {
     let log = match &cfg.log {
         Some(p) => Some(
             JsonLog::open(p)
-                .map(|l| l.with_rotation(cfg.log_max_size, cfg.log_max_files))
+                .map(|l| {
+                    l.with_rotation(cfg.log_max_size, cfg.log_max_files)
+                        .with_attrs(&cfg.log_attrs)
+                })
                 .map_err(|e| ShimError::io(format!("opening {}", p.display()), e))?,
         ),
         None => None,
@@ -397,7 +403,18 @@ fn main() {
     setup_process(&cfg);
     let code = match prepare(&cfg) {
         Ok(m) => {
-            answer(&ReadyAnswer::ok(m.init.as_raw() as u32));
+            if !answer(&ReadyAnswer::ok(m.init.as_raw() as u32)) {
+                // pierd died before it learnt of this container (the pipe
+                // is closed), so nobody will START it, and a restarted
+                // pierd may already have looked for its socket: undo it
+                // rather than leave a created container nobody knows.
+                slog!("pierd is gone before the container was started: removing it");
+                let (init, socket) = (m.init, cfg.socket.clone());
+                drop(m);
+                abort_created(&cfg, init);
+                let _ = std::fs::remove_file(socket);
+                std::process::exit(1);
+            }
             if let Ok(null) = dev_null() {
                 dup_onto(&null, 1);
             }

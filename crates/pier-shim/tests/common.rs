@@ -162,6 +162,7 @@ impl Fixture {
             user: String::new(),
             log_max_size: 0,
             log_max_files: 0,
+            log_attrs: Default::default(),
         };
         tweak(&mut spec, &mut cfg);
         spec.tty = cfg.tty;

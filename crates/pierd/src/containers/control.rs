@@ -107,7 +107,16 @@ pub async fn kill(c: &Arc<Container>, signal_name: Option<&str>) -> Result<(), C
         Some(s) => signal::parse(s)?,
         None => SIGKILL,
     };
-    if !c.lock().rec.state.running() {
+    let (running, restarting) = {
+        let g = c.lock();
+        (g.rec.state.running(), g.rec.state.restarting)
+    };
+    if !running && restarting {
+        // As dockerd: between two runs, a kill only cancels the restart.
+        super::restart::on_user_action(c, false);
+        return c.persist().await;
+    }
+    if !running {
         return Err(ContainerError::NotRunning(c.id.clone()));
     }
     super::restart::on_user_action(c, false);
@@ -154,17 +163,28 @@ pub async fn remove_with_volumes(
     if c.is_removed() {
         return Ok(());
     }
-    let (running, name) = {
+    let (running, paused, restarting, name) = {
         let g = c.lock();
         if g.removing {
             return Err(ContainerError::RemovalInProgress(c.id.clone()));
         }
-        (g.rec.state.running(), g.rec.name.clone())
+        let st = &g.rec.state;
+        (st.running(), st.paused, st.restarting, g.rec.name.clone())
     };
+    // Docker counts a restarting container as running here.
+    if !force && running && paused {
+        return Err(ContainerError::RemovePaused(name));
+    }
+    if !force && running {
+        return Err(ContainerError::RemoveRunning(name));
+    }
+    if !force && restarting {
+        return Err(ContainerError::RemoveRestarting(name));
+    }
+    if restarting {
+        super::restart::on_user_action(c, false);
+    }
     if running {
-        if !force {
-            return Err(ContainerError::RemoveRunning(name));
-        }
         kill_and_wait(c).await?;
     }
     let prev = {

@@ -27,6 +27,12 @@ pub enum ContainerError {
     NotRunning(String),
     #[error("cannot remove container \"{0}\": container is running: stop the container before removing or force remove")]
     RemoveRunning(String),
+    #[error("cannot remove container \"{0}\": container is paused and must be unpaused first")]
+    RemovePaused(String),
+    #[error("cannot remove container \"{0}\": container is restarting: stop the container before removing or force remove")]
+    RemoveRestarting(String),
+    #[error("Container {0} is restarting, wait until the container is running")]
+    Restarting(String),
     #[error("removal of container {0} is already in progress")]
     RemovalInProgress(String),
     /// Docker answers 304 with no body (start of a running container, stop

@@ -211,6 +211,7 @@ fn prepare_bundle(
         user: rec.config.user.clone().unwrap_or_default(),
         log_max_size,
         log_max_files,
+        log_attrs: super::logattrs::attrs(rec),
     })
 }
 

@@ -53,7 +53,7 @@ impl LogOptions {
                 .attrs
                 .iter()
                 .flatten()
-                .map(|(k, v)| format!("{k}={v}"))
+                .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
                 .collect();
             payload.extend_from_slice(attrs.join(",").as_bytes());
             payload.push(b' ');
@@ -162,6 +162,21 @@ pub fn open_at_tail(
     };
     f.seek(SeekFrom::Start(off))?;
     Ok(Some((f, off)))
+}
+
+/// Go's `url.QueryEscape`, which dockerd applies to `--details` attrs.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

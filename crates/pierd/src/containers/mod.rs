@@ -9,6 +9,7 @@ pub mod hostspec;
 pub mod inspect;
 pub mod lifecycle;
 pub mod list;
+pub mod logattrs;
 pub mod logfile;
 pub mod logrotated;
 pub mod mounts;

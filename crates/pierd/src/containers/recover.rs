@@ -12,6 +12,7 @@ use super::record::Status;
 use super::store::Container;
 use crate::daemon::Daemon;
 use crate::runtime::{ShimConnection, ShimControl, ShimEvent, ShimReader, ShimRequest};
+use pier_runtime::ShimState;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -54,7 +55,8 @@ async fn recover_one(d: &Arc<Daemon>, c: &Arc<Container>) {
         _ => return,
     }
     match probe(&socket).await {
-        Some((pid, reader, ctl)) => {
+        Some(Probed::NeverStarted) => abandon_created(d, c).await,
+        Some(Probed::Live(pid, reader, ctl)) => {
             {
                 let mut g = c.lock();
                 g.shim = Some(ctl);
@@ -81,8 +83,39 @@ async fn recover_one(d: &Arc<Daemon>, c: &Arc<Container>) {
     }
 }
 
+/// A start cut short by pierd's death: the shim created the container but
+/// START never came. Like dockerd, which deletes a task it finds "created"
+/// at restore, kill it and leave the container "created" (and startable);
+/// the caller never got an answer, so nobody expects it to run.
+async fn abandon_created(d: &Arc<Daemon>, c: &Arc<Container>) {
+    let socket = d.paths.shim_socket(&c.id);
+    crate::network::attach::abort_created(&socket).await;
+    // The shim recorded the kill; this run never happened.
+    let _ = tokio::fs::remove_file(c.dir.join("exit.json")).await;
+    super::mounts::on_stop(d, &c.snapshot());
+    let changed = {
+        let mut g = c.lock();
+        let st = &mut g.rec.state;
+        let changed = st.status != Status::Created || st.pid != 0;
+        st.status = Status::Created;
+        st.pid = 0;
+        changed
+    };
+    if changed {
+        if let Err(e) = c.persist().await {
+            tracing::error!(id = %c.id, "cannot record abandoned start: {e}");
+        }
+    }
+    tracing::info!(id = %c.id, "removed a container whose start pierd's death cut short");
+}
+
+enum Probed {
+    Live(u32, ShimReader, Arc<ShimControl>),
+    NeverStarted,
+}
+
 /// Connects to a shim and asks for its STATUS.
-async fn probe(socket: &std::path::Path) -> Option<(u32, ShimReader, Arc<ShimControl>)> {
+async fn probe(socket: &std::path::Path) -> Option<Probed> {
     let mut conn = ShimConnection::connect(socket).await.ok()?;
     conn.send(&ShimRequest::Status).await.ok()?;
     let reply = tokio::time::timeout(PROBE_TIMEOUT, async {
@@ -99,8 +132,11 @@ async fn probe(socket: &std::path::Path) -> Option<(u32, ShimReader, Arc<ShimCon
     .ok()
     .flatten()
     .flatten()?;
+    if reply.state == ShimState::Created {
+        return Some(Probed::NeverStarted);
+    }
     let (reader, writer) = conn.into_split();
-    Some((
+    Some(Probed::Live(
         reply.pid,
         reader,
         Arc::new(ShimControl::new(socket.to_path_buf(), writer)),

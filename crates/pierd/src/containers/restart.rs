@@ -162,7 +162,14 @@ pub fn after_exit(d: &Arc<Daemon>, c: &Arc<Container>, at_daemon_start: bool) {
         }
         match super::lifecycle::start(&d, &c).await {
             Ok(()) => {
-                c.lock().rec.state.restarting = false;
+                {
+                    // A run that already ended has scheduled the next
+                    // restart (after_exit): keep its mark.
+                    let mut g = c.lock();
+                    if g.rec.state.status == Status::Running {
+                        g.rec.state.restarting = false;
+                    }
+                }
                 if let Err(e) = c.persist().await {
                     tracing::error!(id = %c.id, "cannot record restart: {e}");
                 }

@@ -201,6 +201,13 @@ impl ContainerStore {
                 continue;
             }
             let file = dir.join("container.json");
+            if entry.file_type().is_ok_and(|t| t.is_dir()) && !file.exists() {
+                // A create cut short before its record was written: the
+                // container never existed for anyone.
+                tracing::info!("removing half-created {}", dir.display());
+                let _ = fs::remove_dir_all(&dir);
+                continue;
+            }
             let rec: ContainerRecord = match fs::read(&file)
                 .map_err(|e| e.to_string())
                 .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))

@@ -165,6 +165,9 @@ pub fn create(store: &ExecStore, c: &Container, cfg: ExecConfig) -> Result<Strin
     crate::detachkeys::parse(&detach_keys).map_err(ExecError::BadParameter)?;
     {
         let g = c.lock();
+        if !g.rec.state.running() && g.rec.state.restarting {
+            return Err(ContainerError::Restarting(c.id.clone()).into());
+        }
         if !g.rec.state.running() {
             return Err(ContainerError::NotRunning(c.id.clone()).into());
         }

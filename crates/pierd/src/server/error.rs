@@ -56,6 +56,9 @@ impl ApiError {
                 ContainerError::NameInUse { .. }
                 | ContainerError::NotRunning(_)
                 | ContainerError::RemoveRunning(_)
+                | ContainerError::RemovePaused(_)
+                | ContainerError::RemoveRestarting(_)
+                | ContainerError::Restarting(_)
                 | ContainerError::RemovalInProgress(_) => StatusCode::CONFLICT,
                 ContainerError::NotModified => StatusCode::NOT_MODIFIED,
                 ContainerError::LogsNotSupported => StatusCode::NOT_IMPLEMENTED,

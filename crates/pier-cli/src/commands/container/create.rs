@@ -152,6 +152,10 @@ pub async fn create_container(
             )));
         }
     }
+    if let Some(p) = flags.platform.as_deref() {
+        check_platform(p)
+            .map_err(|e| CreateError::Other(format!("error parsing specified platform: {e}")))?;
+    }
     if flags.pull == "always" {
         pull_image(ctx, image, flags.quiet, flags.platform.as_deref()).await?;
     }
@@ -212,5 +216,36 @@ pub async fn run(ctx: &Ctx, a: CreateArgs) -> CmdResult {
         .await
         .map_err(|e| CmdError::new(1, e.to_string()))?;
     output::outln(&id);
+    Ok(())
+}
+
+/// The shape checks of containerd's `platforms.Parse`, which the docker CLI
+/// runs before create (the daemon judges the OS and architecture names).
+fn check_platform(spec: &str) -> Result<(), String> {
+    let invalid = |why: String| Err(format!("{why}: invalid argument"));
+    if spec.contains('*') {
+        return invalid(format!("{spec:?}: wildcards not yet supported"));
+    }
+    let parts: Vec<&str> = spec.splitn(4, '/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        // The OS may carry an `(osversion)` suffix.
+        let part = if i == 0 {
+            part.split_once('(').map_or(*part, |(os, _)| os)
+        } else {
+            part
+        };
+        let ok = !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !ok {
+            return invalid(format!(
+                "{part:?} is an invalid component of {spec:?}: platform specifier component must match \"^[A-Za-z0-9_.-]+$\""
+            ));
+        }
+    }
+    if parts.len() > 3 {
+        return invalid(format!("{spec:?}: cannot parse platform specifier"));
+    }
     Ok(())
 }

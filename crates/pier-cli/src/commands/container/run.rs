@@ -29,8 +29,13 @@ pub fn status_error(err: &str) -> CmdError {
     CmdError::new(code, with_help(err, "run"))
 }
 
-fn attach_path(id: &str, stdin: bool, stdout: bool, stderr: bool) -> String {
+fn attach_path(id: &str, stdin: bool, stdout: bool, stderr: bool, keys: Option<&str>) -> String {
     let mut q = crate::client::Query::new();
+    // Like docker: the daemon watches stdin for these keys (its default
+    // ctrl-p,ctrl-q would otherwise detach a session that chose others).
+    if let Some(k) = keys.filter(|k| !k.is_empty()) {
+        q = q.add("detachKeys", k);
+    }
     if stderr {
         q = q.add("stderr", "1");
     }
@@ -105,6 +110,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> CmdResult {
             cfg.attach_stdin,
             cfg.attach_stdout,
             cfg.attach_stderr,
+            attach::detach_keys_setting(a.detach_keys.as_deref()).as_deref(),
         ))
         .await
         .map_err(CmdError::from)?;
@@ -194,11 +200,11 @@ mod tests {
     #[test]
     fn attach_query_matches_docker() {
         assert_eq!(
-            attach_path("abc", false, true, true),
+            attach_path("abc", false, true, true, None),
             "/containers/abc/attach?stderr=1&stdout=1&stream=1"
         );
         assert_eq!(
-            attach_path("abc", true, true, true),
+            attach_path("abc", true, true, true, None),
             "/containers/abc/attach?stderr=1&stdin=1&stdout=1&stream=1"
         );
     }

@@ -81,11 +81,17 @@ pub async fn run(ctx: &Ctx, a: StartArgs) -> CmdResult {
         tty::restore_on_signals();
     }
     let stdin = a.interactive && open_stdin;
+    let keys = crate::attach::detach_keys_setting(a.detach_keys.as_deref());
     let path = Query::new()
         .add("stderr", "1")
         .add_if(stdin, "stdin", "1")
         .add("stdout", "1")
         .add("stream", "1")
+        .add_if(
+            keys.is_some(),
+            "detachKeys",
+            keys.clone().unwrap_or_default(),
+        )
         .path(&format!("/containers/{}/attach", encode(&id)));
     let wait = session::wait_exit_or_removed(&ctx.client, &id, auto_remove);
     let conn = ctx.client.hijack(&path).await?;

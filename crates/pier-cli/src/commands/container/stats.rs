@@ -5,7 +5,9 @@ use serde_json::Value;
 use crate::cli::{StatsArgs, TopArgs};
 use crate::client::{encode, Query};
 use crate::commands::{CmdError, CmdResult, Ctx};
-use crate::format::tabwriter::{TabWriter, TABLE};
+use crate::format::tabwriter::TabWriter;
+use crate::format::template::{ObjKind, Object, Value as TValue};
+use crate::format::{self, Format, FormatError};
 use crate::output;
 use pier_api::human::{go_g, human_size_precision};
 
@@ -62,6 +64,9 @@ fn u(v: &Value) -> f64 {
 /// One row of docker's stats table, computed like docker's CLI.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Row {
+    /// The container as `stats` was asked for it (a name given on the
+    /// command line, else the full ID): `{{.Container}}`.
+    pub container: String,
     pub id: String,
     pub name: String,
     pub cpu: f64,
@@ -123,6 +128,7 @@ pub fn row_from(v: &Value) -> Row {
         }
     }
     Row {
+        container: String::new(),
         id: v["id"].as_str().unwrap_or_default().to_string(),
         name: v["name"]
             .as_str()
@@ -142,6 +148,7 @@ pub fn row_from(v: &Value) -> Row {
 impl Row {
     fn field(&self, key: &str, no_trunc: bool) -> String {
         match key {
+            "Container" if !self.container.is_empty() => self.container.clone(),
             "Container" | "ID" => {
                 if no_trunc {
                     self.id.clone()
@@ -149,6 +156,7 @@ impl Row {
                     self.id.chars().take(12).collect()
                 }
             }
+            "Name" if self.name.is_empty() => "--".into(),
             "Name" => self.name.clone(),
             "CPUPerc" => format!("{:.2}%", self.cpu),
             "MemUsage" => format!("{} / {}", bytes_size(self.mem), bytes_size(self.limit)),
@@ -183,39 +191,31 @@ const HEADERS: [(&str, &str); 9] = [
 
 const DEFAULT_FORMAT: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
 
-/// Renders rows with docker's stats placeholders (`{{.Name}}`, ...).
-pub fn render(rows: &[Row], format: &str, no_trunc: bool) -> String {
-    let (table, fmt) = match format.strip_prefix("table") {
-        Some(rest) => (true, rest.trim_start().to_string()),
-        None => (false, format.to_string()),
-    };
-    let fmt = fmt.replace("\\t", "\t");
-    let subst = |f: &dyn Fn(&str) -> String| {
-        let mut s = fmt.clone();
-        for (k, _) in HEADERS {
-            s = s.replace(&format!("{{{{.{k}}}}}"), &f(k));
+/// Renders rows with docker's formatter: Go templates over the stats
+/// context, `table ...` with its headers, `json`.
+pub fn render(rows: &[Row], format: &str, no_trunc: bool) -> Result<String, FormatError> {
+    let values: Vec<TValue> = rows.iter().map(|r| r.context(no_trunc)).collect();
+    format::render(&Format::new(format), &format::header(&HEADERS), &values)
+}
+
+impl Row {
+    /// docker's stats context; fields in its JSON order (sorted).
+    fn context(&self, no_trunc: bool) -> TValue {
+        let mut o = Object::new(ObjKind::Struct, "*formatter.statsContext");
+        for k in [
+            "BlockIO",
+            "CPUPerc",
+            "Container",
+            "ID",
+            "MemPerc",
+            "MemUsage",
+            "Name",
+            "NetIO",
+            "PIDs",
+        ] {
+            o = o.with(k, self.field(k, no_trunc));
         }
-        s
-    };
-    let mut out = String::new();
-    if table {
-        out.push_str(&subst(&|k| {
-            HEADERS
-                .iter()
-                .find(|(x, _)| *x == k)
-                .map(|(_, h)| h.to_string())
-                .unwrap_or_default()
-        }));
-        out.push('\n');
-    }
-    for r in rows {
-        out.push_str(&subst(&|k| r.field(k, no_trunc)));
-        out.push('\n');
-    }
-    if table {
-        TABLE.format(&out)
-    } else {
-        out
+        TValue::from(o)
     }
 }
 
@@ -228,7 +228,8 @@ async fn names(ctx: &Ctx, a: &StatsArgs) -> Result<Vec<String>, CmdError> {
     Ok(v.as_array()
         .into_iter()
         .flatten()
-        .filter_map(|c| c["Id"].as_str().map(str::to_string))
+        // docker shows these short IDs as {{.Container}}.
+        .filter_map(|c| c["Id"].as_str().map(|id| id.chars().take(12).collect()))
         .collect())
 }
 
@@ -238,7 +239,10 @@ async fn sample(ctx: &Ctx, name: &str) -> Result<Row, CmdError> {
         .client
         .get_json(&q.path(&format!("/containers/{}/stats", encode(name))))
         .await?;
-    Ok(row_from(&v))
+    Ok(Row {
+        container: name.to_string(),
+        ..row_from(&v)
+    })
 }
 
 pub async fn stats(ctx: &Ctx, a: StatsArgs) -> CmdResult {
@@ -258,7 +262,7 @@ pub async fn stats(ctx: &Ctx, a: StatsArgs) -> CmdResult {
                 Err(_) => {}
             }
         }
-        let text = render(&ok, &format, a.no_trunc);
+        let text = render(&ok, &format, a.no_trunc)?;
         if a.no_stream {
             output::out(&text);
             return Ok(());
@@ -291,7 +295,7 @@ mod tests {
         assert_eq!(r.field("MemPerc", false), "8.00%");
         assert_eq!(r.field("NetIO", false), "1.5kB / 0B");
         assert_eq!(r.field("BlockIO", false), "4.1kB / 0B");
-        let t = render(&[r], DEFAULT_FORMAT, false);
+        let t = render(&[r], DEFAULT_FORMAT, false).unwrap();
         assert_eq!(
             t.lines().next().unwrap(),
             "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O      BLOCK I/O    PIDS"
@@ -302,7 +306,7 @@ mod tests {
             .unwrap()
             .starts_with("0123456789ab   web       20.00%    8MiB / 100MiB       8.00%"));
         assert_eq!(
-            render(&[row_from(&v)], "{{.Name}}: {{.PIDs}}", false),
+            render(&[row_from(&v)], "{{.Name}}: {{.PIDs}}", false).unwrap(),
             "web: 3\n"
         );
     }
