@@ -152,9 +152,30 @@ impl ImageStore {
         images: Vec<NewImage>,
     ) -> Result<Vec<Committed>> {
         let mut trash: Vec<StagingDir> = Vec::new();
-        let result = self.commit_inner(layers, images, &mut trash);
+        let result = self.commit_inner(layers, images, &mut trash, false);
         drop(trash);
         result
+    }
+
+    /// Publishes pulled layers without waiting for their writeback: each
+    /// is marked unsynced first (durably), a background `syncfs` clears
+    /// the marks, and `open()` after a reboot drops layers still marked
+    /// (see `writeback.rs`). Their blobs are digest-verified, so this only
+    /// defers durability; nothing unverified is ever published.
+    pub(crate) fn commit_layers_deferred(&self, layers: Vec<NewLayer>) -> Result<()> {
+        let staged: Vec<String> = layers
+            .iter()
+            .filter(|l| l.dir.is_some())
+            .map(|l| l.diff_id.clone())
+            .collect();
+        for d in &staged {
+            self.mark_unsynced(d)?;
+        }
+        let mut trash: Vec<StagingDir> = Vec::new();
+        let result = self.commit_inner(layers, Vec::new(), &mut trash, true);
+        drop(trash);
+        self.sync_later(staged);
+        result.map(|_| ())
     }
 
     fn commit_inner(
@@ -162,8 +183,13 @@ impl ImageStore {
         layers: Vec<NewLayer>,
         images: Vec<NewImage>,
         trash: &mut Vec<StagingDir>,
+        deferred: bool,
     ) -> Result<Vec<Committed>> {
-        sync_filesystem(&self.paths.tmp);
+        // Only staged layer data needs it: configs and records are written
+        // with their own fsyncs.
+        if !deferred && layers.iter().any(|l| l.dir.is_some()) {
+            sync_filesystem(&self.paths.tmp);
+        }
         let mut st = self.lock();
         for img in &images {
             for d in &img.diff_ids {
@@ -208,7 +234,7 @@ impl ImageStore {
                 trash.push(g);
             }
         }
-        if published {
+        if published && !deferred {
             fsync_dir(&self.paths.blobs)?;
             fsync_dir(&self.paths.layers)?;
         }
@@ -374,7 +400,7 @@ fn prefix_err(e: ImageError, what: &str) -> ImageError {
 }
 
 /// Makes staged data durable before it is renamed into view.
-fn sync_filesystem(dir: &std::path::Path) {
+pub(crate) fn sync_filesystem(dir: &std::path::Path) {
     match File::open(dir) {
         Ok(f) => {
             if let Err(e) = rustix::fs::syncfs(&f) {

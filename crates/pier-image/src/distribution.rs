@@ -281,9 +281,9 @@ impl ImageStore {
                 return Err(e);
             }
         };
-        file.sync_all().ctx(|| "fsync of downloaded blob".into())?;
+        // Durability comes later, in the background (see `writeback.rs`).
         drop(file);
-        self.commit(vec![layer], Vec::new())?;
+        self.commit_layers_deferred(vec![layer])?;
         // Already present: commit left our copy in place.
         let _ = fs::remove_file(&part);
         Ok(())

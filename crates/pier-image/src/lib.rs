@@ -19,6 +19,7 @@ pub mod reference;
 mod remove;
 mod store;
 mod unpack;
+mod writeback;
 
 pub use changes::apply_changes;
 pub use error::ImageError;

@@ -40,6 +40,8 @@ pub struct PushLayer {
     pub digest: String,
     pub size: u64,
     pub media_type: String,
+    /// Size of the uncompressed tar (progress of a streamed compression).
+    pub tar_size: u64,
     /// The blob file: in `blobs/`, or a generated gzip blob in `tmp/`
     /// (removed when this value is dropped).
     pub path: PathBuf,
@@ -169,6 +171,7 @@ impl ImageStore {
                     digest: known.as_ref().map(|k| k.digest.clone()).unwrap_or_default(),
                     size: known.as_ref().map_or(0, |k| k.size),
                     media_type: DOCKER_LAYER_GZIP.into(),
+                    tar_size: l.tar_size,
                     path: PathBuf::new(),
                     _generated: None,
                 });
@@ -184,6 +187,7 @@ impl ImageStore {
                 } else {
                     DOCKER_LAYER_GZIP.into()
                 },
+                tar_size: l.tar_size,
                 path,
                 _generated: None,
             });
@@ -244,6 +248,7 @@ impl ImageStore {
                 digest: desc.digest.clone(),
                 size: desc.size,
                 media_type: desc.media_type.clone(),
+                tar_size: 0,
                 path,
                 _generated: None,
             });
@@ -275,6 +280,27 @@ impl ImageStore {
         if !layer.path.as_os_str().is_empty() && layer.path.exists() {
             return Ok(());
         }
+        let staged = self.staging("push")?;
+        let out = staged.path().join("layer.tar.gz");
+        let file = File::create(&out).ctx(|| format!("creating {}", out.display()))?;
+        let mut w = io::BufWriter::with_capacity(256 * 1024, file);
+        self.gzip_layer_into(layer, &mut w, progress)?;
+        w.flush().ctx(|| "writing gzip blob".into())?;
+        layer.path = out;
+        layer._generated = Some(staged);
+        Ok(())
+    }
+
+    /// Writes the gzip blob of an uncompressed layer to `out` as it is
+    /// produced (a push streams it straight into the upload), fills in
+    /// `layer`'s digest, size and media type, and remembers the digest.
+    /// `progress` gets the number of uncompressed bytes consumed.
+    pub fn gzip_layer_into(
+        &self,
+        layer: &mut PushLayer,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
         let rec = {
             let st = self.lock();
             st.layers
@@ -283,9 +309,6 @@ impl ImageStore {
                 .ok_or_else(|| ImageError::bad(format!("layer {} is missing", layer.diff_id)))?
         };
         let src = self.paths.blob(&rec.blob_digest)?;
-        let staged = self.staging("push")?;
-        let out = staged.path().join("layer.tar.gz");
-        let file = File::create(&out).ctx(|| format!("creating {}", out.display()))?;
         let input = File::open(&src).ctx(|| format!("opening {}", src.display()))?;
         let (plain, _) = compress::decompress(BufReader::with_capacity(256 * 1024, input))?;
         let mut counted = Progress {
@@ -293,23 +316,25 @@ impl ImageStore {
             done: 0,
             report: progress,
         };
-        let mut hashing = HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, file));
+        let mut hashing = HashingWriter::new(out);
         parallel_gzip(&mut counted, &mut hashing)
             .ctx(|| format!("compressing layer {}", layer.diff_id))?;
-        let (mut w, digest, size) = hashing.finish();
-        w.flush().ctx(|| "writing gzip blob".into())?;
+        let (_, digest, size) = hashing.finish();
         layer.digest = digest.clone();
         layer.size = size;
-        layer.path = out;
         layer.media_type = DOCKER_LAYER_GZIP.into();
-        layer._generated = Some(staged);
         let dir = self.distribution_dir().join("gzip");
         fs::create_dir_all(&dir).ctx(|| "creating distribution dir".into())?;
         let hex = parse_sha256(&layer.diff_id)?;
-        atomic_write_json(
-            &dir.join(format!("{hex}.json")),
-            &GzipRecord { digest, size },
-        )
+        // Not fsynced: it is a cache, and a lost record only costs a
+        // recompression that yields the same digest.
+        let bytes = serde_json::to_vec(&GzipRecord { digest, size })
+            .map_err(|e| ImageError::bad(format!("encoding gzip record: {e}")))?;
+        let path = dir.join(format!("{hex}.json"));
+        let tmp = dir.join(format!(".{hex}.{}.tmp", crate::fsutil::random_suffix()));
+        fs::write(&tmp, bytes)
+            .and_then(|()| fs::rename(&tmp, &path))
+            .ctx(|| format!("writing {}", path.display()))
     }
 }
 
@@ -317,70 +342,85 @@ impl ImageStore {
 /// not depend on the number of threads.
 const GZIP_CHUNK: usize = 4 << 20;
 
+fn gzip_member(chunk: &[u8]) -> io::Result<Vec<u8>> {
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(chunk.len() / 2 + 64),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(chunk)?;
+    gz.finish()
+}
+
+/// Reads up to one chunk; a short chunk means end of input.
+fn read_chunk(input: &mut dyn io::Read) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(GZIP_CHUNK);
+    io::Read::read_to_end(
+        &mut io::Read::take(&mut *input, GZIP_CHUNK as u64),
+        &mut buf,
+    )?;
+    Ok(buf)
+}
+
 /// pigz-style gzip: chunks compressed on all cores, written in order as
 /// concatenated gzip members (a valid gzip stream: Go's, zlib's and our
-/// readers all read multi-member files). Compression dominates push time.
+/// readers all read multi-member files). Reading, compressing and writing
+/// overlap: this thread reads ahead and writes finished members in order
+/// while the workers compress, at most two chunks per worker in flight.
 fn parallel_gzip(input: &mut dyn io::Read, out: &mut dyn Write) -> io::Result<()> {
+    use std::collections::BTreeMap;
+    use std::sync::mpsc;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
-    let mut total = 0usize;
-    loop {
-        let mut chunks = Vec::with_capacity(threads);
-        let mut eof = false;
-        while chunks.len() < threads {
-            let mut buf = Vec::with_capacity(GZIP_CHUNK);
-            io::Read::read_to_end(
-                &mut io::Read::take(&mut *input, GZIP_CHUNK as u64),
-                &mut buf,
-            )?;
-            eof = buf.len() < GZIP_CHUNK;
-            if !buf.is_empty() {
-                chunks.push(buf);
+    std::thread::scope(|s| {
+        let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(threads);
+        let work_rx = std::sync::Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = mpsc::channel::<(usize, io::Result<Vec<u8>>)>();
+        for _ in 0..threads {
+            let (rx, tx) = (work_rx.clone(), done_tx.clone());
+            s.spawn(move || loop {
+                let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                let Ok((i, chunk)) = job else { break };
+                if tx.send((i, gzip_member(&chunk))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(done_tx);
+        let (mut sent, mut written, mut eof) = (0usize, 0usize, false);
+        let mut ready: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+        let res = loop {
+            while !eof && sent - written < 2 * threads {
+                let chunk = read_chunk(input)?;
+                eof = chunk.len() < GZIP_CHUNK;
+                // An empty layer is still one gzip member.
+                if chunk.is_empty() && sent > 0 {
+                    break;
+                }
+                if work_tx.send((sent, chunk)).is_err() {
+                    return Err(io::Error::other("gzip workers stopped"));
+                }
+                sent += 1;
             }
-            if eof {
-                break;
+            if written == sent {
+                break Ok(());
             }
-        }
-        if chunks.is_empty() && total > 0 {
-            return Ok(());
-        }
-        if chunks.is_empty() {
-            // An empty layer is still one gzip member.
-            chunks.push(Vec::new());
-        }
-        let compressed: Vec<io::Result<Vec<u8>>> = std::thread::scope(|s| {
-            let workers: Vec<_> = chunks
-                .iter()
-                .map(|c| {
-                    s.spawn(move || {
-                        let mut gz = flate2::write::GzEncoder::new(
-                            Vec::with_capacity(c.len() / 2 + 64),
-                            flate2::Compression::fast(),
-                        );
-                        gz.write_all(c)?;
-                        gz.finish()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| {
-                    w.join()
-                        .unwrap_or_else(|_| Err(io::Error::other("gzip worker panicked")))
-                })
-                .collect()
-        });
-        for c in compressed {
-            let c = c?;
-            total += c.len();
-            out.write_all(&c)?;
-        }
-        if eof {
-            return Ok(());
-        }
-    }
+            match done_rx.recv() {
+                Ok((i, Ok(c))) => {
+                    ready.insert(i, c);
+                }
+                Ok((_, Err(e))) => break Err(e),
+                Err(_) => break Err(io::Error::other("gzip worker panicked")),
+            }
+            while let Some(c) = ready.remove(&written) {
+                out.write_all(&c)?;
+                written += 1;
+            }
+        };
+        drop(work_tx);
+        res
+    })
 }
 
 /// The manifest of an image assembled for a push.

@@ -182,6 +182,7 @@ impl ImageStore {
             let e = e.ctx(|| "listing tmp".to_string())?;
             remove_path(&e.path())?;
         }
+        crate::writeback::settle_unsynced(&paths)?;
         // repositories.json is written next to its temp files in the root.
         hex_entries(&paths.root, ".json")?;
         let mut state = State::default();

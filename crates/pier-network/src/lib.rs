@@ -43,7 +43,7 @@ pub use files::{
 pub use manager::{
     cleanup_all, CleanupReport, ConnectRequest, ContainerState, Endpoint, NetConfig, Networking,
 };
-pub use netns::NetnsRef;
+pub use netns::{NetnsRef, OwnedNetns};
 pub use portmap::{
     parse_publish, requests_from_port_map, to_port_map, HostPort, PortMapping, PortRequest, Proto,
 };

@@ -127,3 +127,54 @@ pub fn netlink_host() -> Result<NetlinkIn> {
     let task = tokio::spawn(conn);
     Ok(NetlinkIn { handle, task })
 }
+
+/// A fresh network namespace held open by this process: pierd makes one
+/// before the shim creates a container on a bridge network, so the veth,
+/// addresses and routes are set up while libcontainer does its own work
+/// (the runtime joins it through [`path`](Self::path) instead of unsharing
+/// a new one). The namespace lives as long as this value or any process in
+/// it, so dropping it once the container's init has joined is safe, and
+/// dropping it after a failed create leaves nothing (the kernel deletes the
+/// veth pair with the namespace).
+#[derive(Debug)]
+pub struct OwnedNetns {
+    file: File,
+}
+
+impl OwnedNetns {
+    /// Unshares a new network namespace on a throwaway thread (tokio's
+    /// threads never change namespace) and keeps its nsfs file open.
+    pub async fn create() -> Result<Self> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("pier-netns-new".into())
+            .spawn(move || {
+                let res = nix::sched::unshare(CloneFlags::CLONE_NEWNET)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| File::open("/proc/thread-self/ns/net"));
+                let _ = tx.send(res);
+            })
+            .map_err(|e| NetError::io("spawning a netns thread", e))?;
+        let file = rx
+            .await
+            .map_err(|_| NetError::io("netns thread", std::io::Error::other("thread panicked")))?
+            .map_err(|e| NetError::io("creating a network namespace", e))?;
+        Ok(OwnedNetns { file })
+    }
+
+    /// A path to the namespace that any process of the host can open while
+    /// this value lives: `/proc/<our pid>/fd/<fd>`.
+    pub fn path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        PathBuf::from(format!(
+            "/proc/{}/fd/{}",
+            std::process::id(),
+            self.file.as_raw_fd()
+        ))
+    }
+
+    /// This namespace as a [`NetnsRef`] (valid while this value lives).
+    pub fn netns_ref(&self) -> NetnsRef {
+        NetnsRef::Path(self.path())
+    }
+}

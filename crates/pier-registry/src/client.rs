@@ -28,6 +28,8 @@ pub enum ReqBody {
     Empty,
     Bytes(Bytes),
     Stream(Body, u64),
+    /// A stream of unknown length, sent chunked.
+    Chunked(Body),
 }
 
 #[derive(Default)]
@@ -324,6 +326,10 @@ impl RegistryClient {
             ReqBody::Bytes(b) => (http::full(b.clone()), Some(b)),
             ReqBody::Stream(s, len) => {
                 let req = build(auth.as_deref(), s, Some(len))?;
+                return http::send(&scheme, &self.host.api_host, req).await;
+            }
+            ReqBody::Chunked(s) => {
+                let req = build(auth.as_deref(), s, None)?;
                 return http::send(&scheme, &self.host.api_host, req).await;
             }
         };

@@ -1,4 +1,5 @@
-//! Pushing: blob existence checks, uploads (monolithic POST + PUT) with
+//! Pushing: blob existence checks, uploads (monolithic POST + PUT, or a
+//! streamed PATCH then PUT) with
 //! cross-repository mounts, and manifests.
 
 use bytes::Bytes;
@@ -81,6 +82,26 @@ impl RegistryClient {
             .await?;
         if resp.status().is_success() {
             Ok(())
+        } else {
+            Err(Self::fail(resp).await)
+        }
+    }
+
+    /// PATCH a stream of unknown length into an upload session (chunked
+    /// transfer encoding, the distribution API's "stream upload"), so a
+    /// blob can be sent while it is being produced. Returns the location to
+    /// finish the upload at (a PUT with the digest and an empty body).
+    pub async fn upload_stream(&self, location: &str, body: Body) -> Result<String, RegistryError> {
+        let resp = self
+            .request(
+                Method::PATCH,
+                location,
+                &[(header::CONTENT_TYPE, "application/octet-stream".into())],
+                ReqBody::Chunked(body),
+            )
+            .await?;
+        if resp.status().is_success() {
+            Self::location(&resp)
         } else {
             Err(Self::fail(resp).await)
         }

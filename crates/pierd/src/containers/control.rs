@@ -212,9 +212,9 @@ pub async fn remove_with_volumes(
             g.rec.state.error = e.to_string();
         }
         let _ = c.persist().await;
+        crate::network::attach::release(d, &c.id).await;
         return Err(e);
     }
-    crate::network::attach::release(d, &c.id).await;
     d.containers.forget(&c.id);
     {
         let rec = c.snapshot();
@@ -235,6 +235,10 @@ pub async fn remove_with_volumes(
         l.running = false;
         l.error = None;
     });
+    // Off the `run --rm` path but before DELETE answers. The networking
+    // lock is taken in this same poll, so any network call made after
+    // `removed` was seen (a new run, `network rm`) finds the endpoints gone.
+    crate::network::attach::release(d, &c.id).await;
     tracing::info!(id = %c.id, "container removed");
     collect_image_garbage(d);
     Ok(())

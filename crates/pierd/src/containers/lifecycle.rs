@@ -127,6 +127,7 @@ fn prepare_bundle(
     rec: &ContainerRecord,
     dir: &Path,
     net: &StartPlan,
+    own_netns: Option<std::path::PathBuf>,
 ) -> Result<runtime::ShimConfig, ContainerError> {
     for sub in ["rootfs", "diff", "work"] {
         let p = dir.join(sub);
@@ -162,7 +163,7 @@ fn prepare_bundle(
         hostname,
         domainname,
         tty: rec.tty(),
-        network: net.runtime_mode(),
+        network: own_netns.map_or_else(|| net.runtime_mode(), runtime::NetworkMode::Join),
         // `container:<x>` shares x's names and files, as Docker does.
         hostname_path: net.etc_dir().unwrap_or(&dir.to_path_buf()).join("hostname"),
         hosts_path: net.etc_dir().unwrap_or(&dir.to_path_buf()).join("hosts"),
@@ -256,33 +257,35 @@ pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ContainerE
             .await);
         }
     };
+    // On bridges pierd makes the namespace, so it is wired while the shim
+    // creates the container.
+    let own_netns = match crate::network::attach::precreate_netns(d, &net).await {
+        Ok(n) => n,
+        Err(e) => {
+            let message = e.to_string();
+            let err = RuntimeError::Create {
+                exit_code: 128,
+                message,
+            };
+            return Err(fail_start(d, c, err).await);
+        }
+    };
     let dd = d.clone();
     let dir = c.dir.clone();
     let rec2 = rec.clone();
     let net2 = net.clone();
-    let shim_cfg = tokio::task::spawn_blocking(move || prepare_bundle(&dd, &rec2, &dir, &net2))
-        .await
-        .map_err(|e| ContainerError::Runtime(format!("prepare task failed: {e}")))??;
+    let netns_path = own_netns.as_ref().map(|n| n.path());
+    let shim_cfg =
+        tokio::task::spawn_blocking(move || prepare_bundle(&dd, &rec2, &dir, &net2, netns_path))
+            .await
+            .map_err(|e| ContainerError::Runtime(format!("prepare task failed: {e}")))??;
     let socket = shim_cfg.socket.clone();
     let _ = std::fs::remove_file(&socket);
 
-    let pid = match runtime::launch(&d.shim_path, &shim_cfg, &c.dir.join("shim.json")).await {
-        Ok(pid) => pid,
-        Err(e) => return Err(fail_start(d, c, e).await),
-    };
-    // The namespace exists and init waits for START: connect it now.
-    if let Err(e) = crate::network::attach::connect_at_start(d, &rec, &c.dir, pid, &net).await {
-        crate::network::attach::abort_created(&socket).await;
-        let msg = e.to_string();
-        return Err(fail_start(
-            d,
-            c,
-            RuntimeError::Create {
-                exit_code: 128,
-                message: msg,
-            },
-        )
-        .await);
+    let launched =
+        crate::network::attach::launch_connected(d, &rec, &c.dir, &shim_cfg, own_netns, &net);
+    if let Err(e) = launched.await {
+        return Err(fail_start(d, c, e).await);
     }
 
     match run_started(c, &socket, &rec).await {
@@ -537,7 +540,11 @@ pub async fn on_exit(
     };
     tracing::info!(id = %c.id, code, "container exited");
     super::mounts::on_stop(d, &c.snapshot());
-    crate::network::attach::release(d, &c.id).await;
+    // AutoRemove: the removal releases the endpoints, after `removed` waiters
+    // (`run --rm`) have their answer.
+    if !auto_remove {
+        crate::network::attach::release(d, &c.id).await;
+    }
     c.publish(|l| {
         l.exits += 1;
         l.running = false;

@@ -6,22 +6,97 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
 use pier_network::files::HostsEntry;
-use pier_network::{render_hosts, ConnectRequest, DnsOverrides, HostsInput, NetnsRef, Networking};
+use pier_network::{
+    render_hosts, ConnectRequest, DnsOverrides, HostsInput, NetnsRef, Networking, OwnedNetns,
+};
 
 use super::plan::{self, StartPlan};
 use super::{net_err, networking};
 use crate::containers::record::ContainerRecord;
 use crate::containers::ContainerError;
 use crate::daemon::Daemon;
+use crate::runtime::{self, RuntimeError};
 
-/// Connects the container's fresh namespace (init `pid`) to its networks
-/// and writes its hosts and resolv.conf. On error every endpoint made so
-/// far is released.
+/// A network namespace made by pierd for a container whose networks are
+/// all bridges, so they are wired while the shim creates the container
+/// (the spec joins it). `None` when the runtime makes the namespace itself:
+/// host, none, `container:`, and macvlan (its endpoint record keeps the
+/// namespace's path for a later disconnect, which must stay valid).
+pub async fn precreate_netns(
+    d: &Daemon,
+    start_plan: &StartPlan,
+) -> Result<Option<OwnedNetns>, ContainerError> {
+    let StartPlan::Networks(networks) = start_plan else {
+        return Ok(None);
+    };
+    let net = networking(d)?;
+    let all_bridges = networks.iter().all(|(n, _)| {
+        net.store()
+            .get(n)
+            .is_ok_and(|r| r.driver == pier_network::Driver::Bridge)
+    });
+    if !all_bridges {
+        return Ok(None);
+    }
+    OwnedNetns::create().await.map(Some).map_err(net_err)
+}
+
+/// Launches the shim (libcontainer creates the container, init waits for
+/// START) and connects the container's networks: at the same time into
+/// `own_netns` when pierd made the namespace, else into init's namespace
+/// once it exists. A failure leaves no endpoint and no created container.
+pub async fn launch_connected(
+    d: &Daemon,
+    rec: &ContainerRecord,
+    dir: &Path,
+    shim_cfg: &runtime::ShimConfig,
+    own_netns: Option<OwnedNetns>,
+    start_plan: &StartPlan,
+) -> Result<u32, RuntimeError> {
+    let shim_json = dir.join("shim.json");
+    let launch = runtime::launch(&d.shim_path, shim_cfg, &shim_json);
+    let (launched, connected) = match &own_netns {
+        Some(ns) => {
+            let ns = ns.netns_ref();
+            tokio::join!(launch, connect_at_start(d, rec, dir, &ns, start_plan))
+        }
+        None => match launch.await {
+            Ok(pid) => {
+                let ns = NetnsRef::Pid(pid);
+                let connected = connect_at_start(d, rec, dir, &ns, start_plan).await;
+                (Ok(pid), connected)
+            }
+            Err(e) => (Err(e), Ok(())),
+        },
+    };
+    // Init has joined the namespace (or never will): it needs no holder.
+    drop(own_netns);
+    match (launched, connected) {
+        (Ok(pid), Ok(())) => Ok(pid),
+        (Ok(_), Err(e)) => {
+            abort_created(&shim_cfg.socket).await;
+            Err(RuntimeError::Create {
+                exit_code: 128,
+                message: e.to_string(),
+            })
+        }
+        (Err(e), connected) => {
+            if connected.is_ok() {
+                release(d, &rec.id).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Connects the container's fresh namespace `ns` (its init's, or one from
+/// [`precreate_netns`]) to its networks and writes its hosts and
+/// resolv.conf. On error every endpoint made so far is released.
 pub async fn connect_at_start(
     d: &Daemon,
     rec: &ContainerRecord,
     dir: &Path,
-    pid: u32,
+    ns: &NetnsRef,
     start_plan: &StartPlan,
 ) -> Result<(), ContainerError> {
     let networks = match start_plan {
@@ -30,7 +105,7 @@ pub async fn connect_at_start(
         StartPlan::Networks(n) => n.clone(),
     };
     let net = networking(d)?;
-    let res = connect_all(d, net, rec, dir, pid, &networks).await;
+    let res = connect_all(d, net, rec, dir, ns, &networks).await;
     if res.is_err() {
         if let Err(e) = net.disconnect_all(&rec.id).await {
             tracing::warn!(id = %rec.id, "releasing endpoints after a failed start: {e}");
@@ -44,10 +119,9 @@ async fn connect_all(
     net: &Networking,
     rec: &ContainerRecord,
     dir: &Path,
-    pid: u32,
+    ns: &NetnsRef,
     networks: &[(String, pier_api::models::EndpointSettings)],
 ) -> Result<(), ContainerError> {
-    let ns = NetnsRef::Pid(pid);
     let ports = plan::port_requests(&rec.host_config, &rec.config)
         .map_err(|e| ContainerError::InvalidParameter(e.to_string()))?;
     let name = rec.name.trim_start_matches('/');
@@ -56,7 +130,7 @@ async fn connect_all(
         let req = ConnectRequest {
             container_id: &rec.id,
             container_name: name,
-            netns: &ns,
+            netns: ns,
             aliases: &aliases,
             ipv4: plan::requested_ip(settings)?,
             mac: plan::requested_mac(settings)?,

@@ -217,7 +217,7 @@ async fn push_layer(
     images: Arc<ImageStore>,
     c: Arc<RegistryClient>,
     r: Reference,
-    mut layer: PushLayer,
+    layer: PushLayer,
     progress: Progress,
 ) -> Result<PushLayer, ApiError> {
     let sid = short(&layer.diff_id);
@@ -241,22 +241,29 @@ async fn push_layer(
         return Ok(layer);
     }
     if layer.path.as_os_str().is_empty() || !layer.path.exists() {
-        let img = images.clone();
-        let known = layer.digest.clone();
-        layer = tokio::task::spawn_blocking(move || {
-            img.gzip_layer(&mut layer, &mut |_| {}).map(|()| layer)
-        })
-        .await
-        .map_err(join_error)??;
-        if layer.digest != known
-            && c.blob_exists(&repo, &layer.digest)
-                .await
-                .map_err(push_err)?
-        {
-            progress.status_id(&sid, "Layer already exists");
-            let _ = images.add_blob_source(&layer.digest, &source);
-            return Ok(layer);
-        }
+        // A layer stored uncompressed: gzip it straight into the upload,
+        // no blob file and no second pass. With no digest known yet there
+        // is nothing to mount.
+        let started = if layer.digest.is_empty() {
+            (
+                c.start_upload(&repo, None).await.map_err(push_err)?,
+                String::new(),
+            )
+        } else {
+            mount_or_start(&images, &c, &r, &layer.digest).await?
+        };
+        let location = match started {
+            (UploadOutcome::Mounted, from) => {
+                progress.status_id(&sid, &format!("Mounted from {from}"));
+                let _ = images.add_blob_source(&layer.digest, &source);
+                return Ok(layer);
+            }
+            (UploadOutcome::Started(l), _) => l,
+        };
+        let layer = gzip_upload(&images, &c, &location, layer, &sid, &progress).await?;
+        progress.status_id(&sid, "Pushed");
+        let _ = images.add_blob_source(&layer.digest, &source);
+        return Ok(layer);
     }
     let location = match mount_or_start(&images, &c, &r, &layer.digest).await? {
         (UploadOutcome::Mounted, from) => {
@@ -289,4 +296,72 @@ async fn push_layer(
     progress.status_id(&sid, "Pushed");
     let _ = images.add_blob_source(&layer.digest, &source);
     Ok(layer)
+}
+
+/// Sends the gzip blob of an uncompressed layer while a blocking thread
+/// makes it (PATCH with a chunked body), then finishes the upload with the
+/// digest the compression produced. The registry verifies that digest
+/// against what it received before it commits the blob.
+async fn gzip_upload(
+    images: &Arc<ImageStore>,
+    c: &RegistryClient,
+    location: &str,
+    mut layer: PushLayer,
+    sid: &str,
+    progress: &Progress,
+) -> Result<PushLayer, ApiError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+    let img = images.clone();
+    let p = progress.clone();
+    let (sid2, total) = (sid.to_string(), layer.tar_size);
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter { tx: tx.clone() };
+        let mut throttle = Throttle::new();
+        let mut report = |done: u64| {
+            if throttle.ready() {
+                p.bar(&sid2, "Pushing", done.min(total), total);
+            }
+        };
+        let res = img.gzip_layer_into(&mut layer, &mut out, &mut report);
+        if let Err(e) = &res {
+            // Fails the PATCH instead of ending the blob early.
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+        res.map(|()| layer)
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map_ok(Frame::data);
+    // On a failed PATCH the compressor stops by itself once the connection
+    // drops the body (its sends fail): not waited for.
+    let next = c
+        .upload_stream(location, StreamBody::new(stream).boxed())
+        .await
+        .map_err(push_err)?;
+    let layer = producer.await.map_err(join_error)??;
+    let empty = http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed();
+    c.finish_upload(&next, &layer.digest, empty, 0)
+        .await
+        .map_err(push_err)?;
+    Ok(layer)
+}
+
+/// Hands what the compressor writes to the upload body, in 1 MiB pieces.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for piece in buf.chunks(1 << 20) {
+            self.tx
+                .blocking_send(Ok(bytes::Bytes::copy_from_slice(piece)))
+                .map_err(|_| std::io::Error::other("upload ended early"))?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
