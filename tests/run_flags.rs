@@ -1,6 +1,7 @@
 //! `run`/`create` flags, end to end, observed from inside the container.
 mod common;
 use common::*;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -364,4 +365,54 @@ fn stop_signal_timeout_cidfile_pull_platform() {
             assert_ne!(text, "got-usr1", "{cli}");
         }
     }
+}
+
+/// A start that fails before the process exists (here: mounting a local
+/// volume whose mount options the kernel refuses) must still honour
+/// AutoRemove, as dockerd does: `docker run --rm` waits for the removal and
+/// would hang otherwise.
+#[test]
+fn failed_start_with_rm_removes_the_container_and_returns() {
+    let d = Daemon::start();
+    let out = d.pier(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=pier-no-such-option",
+        "badopts",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let started = Instant::now();
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(docker_cli())
+        .args(["run", "--rm", "-v", "badopts:/data", "busybox", "true"])
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
+        .output()
+        .expect("run docker");
+    assert_ne!(
+        out.status.code(),
+        Some(124),
+        "docker run --rm hung after a failed start"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("badopts"),
+        "the error names the volume: {}",
+        stderr(&out)
+    );
+    let ps = d.pier(&["ps", "-aq"]);
+    assert!(
+        eventually(Duration::from_secs(10), || stdout(&d.pier(&["ps", "-aq"]))
+            .trim()
+            .is_empty()),
+        "container left behind: {}",
+        stdout(&ps)
+    );
 }

@@ -275,10 +275,29 @@ pub async fn start(d: &Arc<Daemon>, c: &Arc<Container>) -> Result<(), ContainerE
     let rec2 = rec.clone();
     let net2 = net.clone();
     let netns_path = own_netns.as_ref().map(|n| n.path());
-    let shim_cfg =
+    let prepared =
         tokio::task::spawn_blocking(move || prepare_bundle(&dd, &rec2, &dir, &net2, netns_path))
             .await
-            .map_err(|e| ContainerError::Runtime(format!("prepare task failed: {e}")))??;
+            .map_err(|e| ContainerError::Runtime(format!("prepare task failed: {e}")))?;
+    let shim_cfg = match prepared {
+        Ok(cfg) => cfg,
+        // Recorded like any failed start (State.Error, parked attaches
+        // released, AutoRemove honoured: `docker run --rm` waits for the
+        // removal), while the caller keeps the original error and status.
+        Err(e) => {
+            let message = e.to_string();
+            let _ = fail_start(
+                d,
+                c,
+                RuntimeError::Create {
+                    exit_code: 0,
+                    message,
+                },
+            )
+            .await;
+            return Err(e);
+        }
+    };
     let socket = shim_cfg.socket.clone();
     let _ = std::fs::remove_file(&socket);
 
