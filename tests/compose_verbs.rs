@@ -1,0 +1,215 @@
+//! `pier compose` verbs beyond up/down: the lifecycle verbs on one
+//! project, the read-only listings in docker compose's layout, and the
+//! one-off verbs with their flags.
+
+mod common;
+
+use std::time::Duration;
+
+use common::compose::ComposeProject;
+use common::registry::free_port;
+use common::{eventually, ok, stderr, stdout, Daemon};
+
+fn state(d: &Daemon, name: &str) -> String {
+    ok(d.pier(&["inspect", "-f", "{{.State.Status}}", name]))
+}
+
+fn exists(d: &Daemon, name: &str) -> bool {
+    d.pier(&["inspect", "-f", "{{.Id}}", name]).status.success()
+}
+
+fn project_volumes(d: &Daemon) -> usize {
+    ok(d.pier(&["volume", "ls", "-q"])).lines().count()
+}
+
+#[test]
+fn lifecycle_and_listing_verbs_on_one_project() {
+    let d = Daemon::start();
+    let p = ComposeProject::fixture("verbs", "vb");
+    let port = free_port().to_string();
+    let env = [("WEB_PORT", port.as_str())];
+    let run = |args: &[&str]| p.run_env(&d, &env, args);
+
+    // create makes the containers without starting them; start starts them.
+    let created = run(&["create"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(stderr(&created).contains("Container vb-web-1  Created"));
+    assert_eq!(state(&d, "vb-web-1"), "created");
+    assert_eq!(state(&d, "vb-sig-1"), "created");
+    let started = run(&["start"]);
+    assert!(started.status.success(), "{}", stderr(&started));
+    assert!(stderr(&started).contains("Container vb-sig-1  Started"));
+    assert_eq!(state(&d, "vb-web-1"), "running");
+    assert_eq!(state(&d, "vb-sig-1"), "running");
+
+    // ps --format json: docker compose v2's fields, one object a line.
+    let json = ok(run(&["ps", "--format", "json"]));
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("ps json line"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{json}");
+    let web = rows
+        .iter()
+        .find(|r| r["Service"] == "web")
+        .expect("web row");
+    for key in [
+        "ID",
+        "Name",
+        "Image",
+        "Command",
+        "Project",
+        "Service",
+        "Created",
+        "State",
+        "Status",
+        "Health",
+        "ExitCode",
+        "Publishers",
+    ] {
+        assert!(web.get(key).is_some(), "{key} missing: {web}");
+    }
+    assert_eq!(web["Name"], "vb-web-1");
+    assert_eq!(web["State"], "running");
+    assert_eq!(web["ExitCode"], 0);
+    let publishers = web["Publishers"].as_array().expect("Publishers");
+    assert!(
+        publishers.iter().any(|x| x["TargetPort"] == 80
+            && x["PublishedPort"].to_string() == port
+            && x["Protocol"] == "tcp"),
+        "{web}"
+    );
+
+    // port, top, images.
+    assert_eq!(ok(run(&["port", "web", "80"])), format!("127.0.0.1:{port}"));
+    let top = ok(run(&["top"]));
+    assert!(top.contains("vb-web-1") && top.contains("httpd"), "{top}");
+    assert!(top.contains("vb-sig-1") && top.contains("sleep"), "{top}");
+    let images = ok(run(&["images"]));
+    let header: Vec<&str> = images.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["CONTAINER", "REPOSITORY", "TAG", "IMAGE", "ID", "SIZE"]
+    );
+    assert!(
+        images
+            .lines()
+            .any(|l| l.starts_with("vb-web-1") && l.contains("busybox")),
+        "{images}"
+    );
+
+    // ls: compose's columns and status counts; -q; --format json.
+    let other = ComposeProject::fixture("verbs", "vbother");
+    ok(other.run_env(
+        &d,
+        &[("WEB_PORT", &free_port().to_string())],
+        &["create", "sig"],
+    ));
+    let ls = ok(p.run(&d, &["ls"]));
+    let mut lines = ls.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "STATUS", "CONFIG", "FILES"]);
+    let compose_file = p.path().join("compose.yaml");
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        row,
+        ["vb", "running(2)", compose_file.to_str().unwrap()],
+        "{ls}"
+    );
+    assert!(
+        lines.next().is_none(),
+        "created-only projects need -a: {ls}"
+    );
+    assert_eq!(ok(p.run(&d, &["ls", "-q"])), "vb");
+    assert_eq!(ok(p.run(&d, &["ls", "-a", "-q"])), "vb\nvbother");
+    let all = ok(p.run(&d, &["ls", "-a"]));
+    assert!(all.contains("created(1)"), "{all}");
+    let ls_json: serde_json::Value =
+        serde_json::from_str(&ok(p.run(&d, &["ls", "--format", "json"]))).unwrap();
+    assert_eq!(
+        ls_json,
+        serde_json::json!([{"Name": "vb", "Status": "running(2)", "ConfigFiles": compose_file.to_str().unwrap()}])
+    );
+    ok(other.run(&d, &["down"]));
+
+    // pause / unpause.
+    ok(run(&["pause", "web"]));
+    assert_eq!(state(&d, "vb-web-1"), "paused");
+    assert_eq!(state(&d, "vb-sig-1"), "running");
+    ok(run(&["unpause", "web"]));
+    assert_eq!(state(&d, "vb-web-1"), "running");
+
+    // stop, then ls -a shows the exited project; restart runs it again.
+    let stopped = run(&["stop"]);
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    assert!(
+        stderr(&stopped).contains("Container vb-web-1  Stopped"),
+        "{}",
+        stderr(&stopped)
+    );
+    assert_eq!(state(&d, "vb-web-1"), "exited");
+    assert_eq!(state(&d, "vb-sig-1"), "exited");
+    assert_eq!(ok(p.run(&d, &["ls", "-q"])), "");
+    assert!(ok(p.run(&d, &["ls", "-a"])).contains("exited(2)"));
+    let web_id = ok(d.pier(&["inspect", "-f", "{{.Id}}", "vb-web-1"]));
+    let restarted = run(&["restart"]);
+    assert!(restarted.status.success(), "{}", stderr(&restarted));
+    assert!(
+        stderr(&restarted).contains("Container vb-web-1  Started"),
+        "{}",
+        stderr(&restarted)
+    );
+    assert_eq!(state(&d, "vb-web-1"), "running");
+    assert_eq!(
+        ok(d.pier(&["inspect", "-f", "{{.Id}}", "vb-web-1"])),
+        web_id
+    );
+
+    // kill -s delivers the named signal (the trap exits 7).
+    ok(run(&["kill", "-s", "SIGUSR1", "sig"]));
+    assert!(eventually(Duration::from_secs(5), || state(&d, "vb-sig-1") == "exited"));
+    assert_eq!(
+        ok(d.pier(&["inspect", "-f", "{{.State.ExitCode}}", "vb-sig-1"])),
+        "7"
+    );
+    assert!(stdout(&run(&["logs", "sig"])).contains("got-usr1"));
+    // kill defaults to SIGKILL.
+    ok(run(&["kill", "web"]));
+    assert!(eventually(Duration::from_secs(5), || state(&d, "vb-web-1") == "exited"));
+    assert_eq!(
+        ok(d.pier(&["inspect", "-f", "{{.State.ExitCode}}", "vb-web-1"])),
+        "137"
+    );
+
+    // rm -s -f stops and removes a running service; rm -f -v removes the
+    // anonymous volume with its container.
+    ok(run(&["start", "sig"]));
+    assert_eq!(state(&d, "vb-sig-1"), "running");
+    let rm = run(&["rm", "-s", "-f", "sig"]);
+    assert!(rm.status.success(), "{}", stderr(&rm));
+    assert!(!exists(&d, "vb-sig-1"));
+    assert!(exists(&d, "vb-web-1"));
+    assert_eq!(project_volumes(&d), 1);
+    let rm = run(&["rm", "-f", "-v"]);
+    assert!(rm.status.success(), "{}", stderr(&rm));
+    assert!(!exists(&d, "vb-web-1"));
+    assert_eq!(project_volumes(&d), 0);
+    ok(run(&["down"]));
+}
+
+#[test]
+fn version_and_help() {
+    let d = Daemon::start();
+    let v = ok(d.pier(&["compose", "version"]));
+    assert!(v.starts_with("Docker Compose version v2."), "{v}");
+    let short = ok(d.pier(&["compose", "version", "--short"]));
+    assert!(short.starts_with("2.") && !short.contains(' '), "{short}");
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(d.pier(&["compose", "version", "--format", "json"]))).unwrap();
+    assert_eq!(j["version"], format!("v{short}"));
+    let help = ok(d.pier(&["compose", "--help"]));
+    assert!(
+        help.contains("Usage:  pier compose [OPTIONS] COMMAND"),
+        "{help}"
+    );
+}
