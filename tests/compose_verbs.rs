@@ -213,3 +213,137 @@ fn version_and_help() {
         "{help}"
     );
 }
+
+fn image_exists(d: &Daemon, name: &str) -> bool {
+    d.pier(&["image", "inspect", name]).status.success()
+}
+
+#[test]
+fn build_push_pull_and_down_rmi() {
+    let d = Daemon::start();
+    let reg = common::registry::Registry::start();
+    let host = format!("127.0.0.1:{}", reg.port);
+    let p = ComposeProject::fixture("imgs", "im");
+    let env = [("REG", host.as_str())];
+    let run = |args: &[&str]| p.run_env(&d, &env, args);
+    let app_image = format!("{host}/pc/app:1");
+
+    let built = run(&["build"]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert!(image_exists(&d, &app_image));
+    assert!(image_exists(&d, "im-local"));
+
+    // up --no-build uses the built images.
+    let up = run(&["up", "-d", "--no-build"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert_eq!(
+        ok(run(&["exec", "-T", "app", "cat", "/built"])),
+        "built-by-compose"
+    );
+    let push = run(&["push", "app"]);
+    assert!(push.status.success(), "{}", stderr(&push));
+
+    // --rmi local removes only images without a custom name.
+    let down = run(&["down", "--rmi", "local"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(!image_exists(&d, "im-local"));
+    assert!(image_exists(&d, &app_image));
+    // --rmi all removes the named one too; pull brings it back from the registry.
+    let down = run(&["down", "--rmi", "all"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(!image_exists(&d, &app_image));
+    let pull = run(&["pull", "app"]);
+    assert!(pull.status.success(), "{}", stderr(&pull));
+    assert!(image_exists(&d, &app_image));
+    // up --no-build refuses a service whose image is missing.
+    let nb = run(&["up", "-d", "--no-build", "local"]);
+    assert!(!nb.status.success(), "{}", stderr(&nb));
+    ok(run(&["down"]));
+}
+
+#[test]
+fn completed_successfully_wait_secrets_configs_profiles_files_and_orphans() {
+    let d = Daemon::start();
+    let p = ComposeProject::fixture("deps", "dp");
+    let env = [("API_KEY", "k3y-from-env"), ("LOG_LEVEL", "debug")];
+    let run = |args: &[&str]| p.run_env(&d, &env, args);
+
+    // --wait returns once app is healthy, after migrate exited 0.
+    let up = run(&["up", "-d", "--wait"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert_eq!(
+        ok(d.pier(&["inspect", "-f", "{{.State.Health.Status}}", "dp-app-1"])),
+        "healthy"
+    );
+    assert_eq!(
+        ok(d.pier(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "dp-migrate-1"
+        ])),
+        "exited 0"
+    );
+    // Secret from the environment and config from content: files in the
+    // container, absent from its env.
+    assert_eq!(
+        ok(run(&["exec", "-T", "app", "cat", "/run/secrets/api_key"])),
+        "k3y-from-env"
+    );
+    assert_eq!(
+        ok(run(&["exec", "-T", "app", "cat", "/app_conf"])),
+        "level=debug"
+    );
+    let inspect_env = ok(d.pier(&["inspect", "-f", "{{json .Config.Env}}", "dp-app-1"]));
+    assert!(!inspect_env.contains("k3y"), "{inspect_env}");
+    // Profiles: debug only with --profile.
+    assert!(!exists(&d, "dp-debug-1"));
+    ok(run(&["--profile", "debug", "up", "-d"]));
+    assert_eq!(state(&d, "dp-debug-1"), "running");
+
+    // Several -f files merge: app gains an env var, extra appears.
+    let two = ["-f", "compose.yaml", "-f", "compose.extra.yaml"];
+    let mut args = two.to_vec();
+    args.extend(["--profile", "debug", "up", "-d"]);
+    let merged = run(&args);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    assert_eq!(state(&d, "dp-extra-1"), "running");
+    assert_eq!(
+        ok(run(&[
+            &two[..],
+            &["exec", "-T", "app", "sh", "-c", "echo $FROM_EXTRA"]
+        ]
+        .concat())),
+        "yes"
+    );
+
+    // Back to one file: extra is an orphan, warned about, then removed.
+    let warn = run(&["--profile", "debug", "up", "-d"]);
+    assert!(
+        stderr(&warn).contains("Found orphan containers ([dp-extra-1])"),
+        "{}",
+        stderr(&warn)
+    );
+    assert!(exists(&d, "dp-extra-1"));
+    let rm = run(&["--profile", "debug", "up", "-d", "--remove-orphans"]);
+    assert!(rm.status.success(), "{}", stderr(&rm));
+    assert!(!exists(&d, "dp-extra-1"));
+    assert!(exists(&d, "dp-debug-1"));
+    ok(run(&["--profile", "debug", "down", "-v"]));
+
+    // A migration that exits 1 fails up with compose's message.
+    let bad = ComposeProject::fixture("deps", "dpbad");
+    let out = bad.run_env(
+        &d,
+        &[("API_KEY", "x"), ("MIGRATE_EXIT", "1")],
+        &["up", "-d"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("service \"migrate\" didn't complete successfully: exit 1"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!exists(&d, "dpbad-app-1") || state(&d, "dpbad-app-1") == "created");
+    ok(bad.run(&d, &["down", "-v"]));
+}

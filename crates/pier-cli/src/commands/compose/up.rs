@@ -490,6 +490,13 @@ impl Compose {
     async fn wait_running_or_healthy(&self, cs: &[Container], timeout: Option<u64>) -> CmdResult {
         let deadline = timeout.map(|t| std::time::Instant::now() + Duration::from_secs(t));
         for c in cs {
+            // As docker compose: a service others wait on to complete
+            // successfully is done when it exited 0.
+            let completes = self.project.services.values().any(|s| {
+                s.depends_on.get(&c.service).is_some_and(|d| {
+                    d.condition == pier_compose::DependsCondition::ServiceCompletedSuccessfully
+                })
+            });
             loop {
                 let v = self.inspect(&c.id).await?;
                 let status = v
@@ -515,6 +522,13 @@ impl Compose {
                             1,
                             format!("container {} is unhealthy", c.name),
                         ))
+                    }
+                    ("exited", _)
+                        if completes
+                            && v.pointer("/State/ExitCode").and_then(Value::as_i64) == Some(0) =>
+                    {
+                        self.progress("Container", &c.name, "Exited");
+                        break;
                     }
                     ("exited" | "dead", _) => {
                         return Err(CmdError::new(
