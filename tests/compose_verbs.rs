@@ -347,3 +347,68 @@ fn completed_successfully_wait_secrets_configs_profiles_files_and_orphans() {
     assert!(!exists(&d, "dpbad-app-1") || state(&d, "dpbad-app-1") == "created");
     ok(bad.run(&d, &["down", "-v"]));
 }
+
+#[test]
+fn exec_flags_and_run_service_ports() {
+    let d = Daemon::start();
+    let p = ComposeProject::fixture("verbs", "ex");
+    let port = free_port().to_string();
+    let env = [("WEB_PORT", port.as_str())];
+    let run = |args: &[&str]| p.run_env(&d, &env, args);
+    ok(run(&["up", "-d", "--scale", "sig=2", "sig"]));
+
+    // exec -T with -e, -u, -w, and --index picking the replica.
+    let out = ok(run(&[
+        "exec",
+        "-T",
+        "-e",
+        "GREETING=hi",
+        "-u",
+        "1000",
+        "-w",
+        "/tmp",
+        "sig",
+        "sh",
+        "-c",
+        "echo $GREETING $(id -u) $(pwd)",
+    ]));
+    assert_eq!(out, "hi 1000 /tmp");
+    for i in ["1", "2"] {
+        let want = ok(d.pier(&[
+            "inspect",
+            "-f",
+            "{{.Config.Hostname}}",
+            &format!("ex-sig-{i}"),
+        ]));
+        assert_eq!(
+            ok(run(&["exec", "-T", "--index", i, "sig", "hostname"])),
+            want
+        );
+    }
+    let missing = run(&["exec", "-T", "--index", "3", "sig", "true"]);
+    assert!(!missing.status.success());
+
+    // run -d --service-ports: prints the container ID and publishes the
+    // service's ports; plain run -d publishes none.
+    let id = ok(run(&["run", "-d", "--service-ports", "web"]));
+    assert_eq!(id.len(), 64, "{id}");
+    assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    assert_eq!(
+        ok(d.pier(&["port", &id, "80"])),
+        format!("127.0.0.1:{port}")
+    );
+    assert!(eventually(Duration::from_secs(5), || {
+        std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok()
+    }));
+    let labels = ok(d.pier(&[
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"com.docker.compose.oneoff\"}}",
+        &id,
+    ]));
+    assert_eq!(labels, "True");
+    let plain = ok(run(&["run", "-d", "web"]));
+    assert_eq!(ok(d.pier(&["port", &plain])), "");
+    ok(run(&["down"]));
+    assert!(!exists(&d, &id));
+}
