@@ -75,7 +75,7 @@ fn lifecycle_and_listing_verbs_on_one_project() {
     let publishers = web["Publishers"].as_array().expect("Publishers");
     assert!(
         publishers.iter().any(|x| x["TargetPort"] == 80
-            && x["PublishedPort"].to_string() == port
+            && x["PublishedPort"].as_u64() == port.parse().ok()
             && x["Protocol"] == "tcp"),
         "{web}"
     );

@@ -61,10 +61,13 @@ pub async fn down(c: &Compose, a: DownArgs) -> CmdResult {
     for r in futures_util::future::join_all(removes).await {
         r?;
     }
-    c.remove_networks().await?;
-    if a.volumes {
-        c.remove_volumes().await?;
-    }
+    let volumes = async {
+        if a.volumes {
+            c.remove_volumes().await?;
+        }
+        Ok::<_, CmdError>(())
+    };
+    futures_util::future::try_join(c.remove_networks(), volumes).await?;
     if let Some(rmi) = &a.rmi {
         for s in c.project.services.values() {
             if rmi == "local" && s.image.is_some() {
