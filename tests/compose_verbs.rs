@@ -70,6 +70,11 @@ fn lifecycle_and_listing_verbs_on_one_project() {
         assert!(web.get(key).is_some(), "{key} missing: {web}");
     }
     assert_eq!(web["Name"], "vb-web-1");
+    // As compose's ps: short ID, quoted command, mount names.
+    assert_eq!(web["ID"].as_str().unwrap().len(), 12, "{web}");
+    assert_eq!(web["Command"], "\"httpd -f -p 80\"");
+    assert_eq!(web["LocalVolumes"], "1", "{web}");
+    assert!(!web["Mounts"].as_str().unwrap().is_empty(), "{web}");
     assert_eq!(web["State"], "running");
     assert_eq!(web["ExitCode"], 0);
     let publishers = web["Publishers"].as_array().expect("Publishers");
@@ -138,6 +143,11 @@ fn lifecycle_and_listing_verbs_on_one_project() {
     assert_eq!(state(&d, "vb-sig-1"), "running");
     ok(run(&["unpause", "web"]));
     assert_eq!(state(&d, "vb-web-1"), "running");
+
+    // ls without -a counts running containers only.
+    ok(run(&["stop", "sig"]));
+    assert!(ok(p.run(&d, &["ls"])).contains("running(1)"));
+    assert!(ok(p.run(&d, &["ls", "-a"])).contains("exited(1), running(1)"));
 
     // stop, then ls -a shows the exited project; restart runs it again.
     let stopped = run(&["stop"]);
