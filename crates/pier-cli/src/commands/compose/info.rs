@@ -253,7 +253,19 @@ pub async fn ls(client: &Client, a: ComposeLsArgs) -> CmdResult {
         return Ok(());
     }
     let out = match a.format.as_str() {
-        "json" => format!("{}\n", Value::Array(rows)),
+        // compose marshals its struct: keys in field order, not sorted.
+        "json" => {
+            let items: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{{\"Name\":{},\"Status\":{},\"ConfigFiles\":{}}}",
+                        r["Name"], r["Status"], r["ConfigFiles"]
+                    )
+                })
+                .collect();
+            format!("[{}]\n", items.join(","))
+        }
         f => render_table(
             f,
             &[
@@ -341,7 +353,19 @@ pub async fn images(c: &Compose, a: ComposeImagesArgs) -> CmdResult {
         return Ok(());
     }
     let out = match a.format.as_str() {
-        "json" => format!("{}\n", Value::Array(rows)),
+        // compose marshals its struct: keys in field order, not sorted.
+        "json" => {
+            let items: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{{\"Name\":{},\"Status\":{},\"ConfigFiles\":{}}}",
+                        r["Name"], r["Status"], r["ConfigFiles"]
+                    )
+                })
+                .collect();
+            format!("[{}]\n", items.join(","))
+        }
         f => render_table(
             f,
             &[
