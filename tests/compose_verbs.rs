@@ -424,3 +424,36 @@ fn exec_flags_and_run_service_ports() {
     ok(run(&["down"]));
     assert!(!exists(&d, &id));
 }
+
+#[test]
+fn stop_takes_dependents_down_first() {
+    let d = Daemon::start();
+    let p = ComposeProject::fixture("health", "so");
+    ok(p.run(&d, &["up", "-d", "app"]));
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .saturating_sub(1);
+    ok(p.run(&d, &["stop"]));
+    // Up to a second past now: the stream ends shortly.
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let died = ok(d.pier(&[
+        "events",
+        "--since",
+        &since.to_string(),
+        "--until",
+        &until,
+        "--filter",
+        "event=die",
+        "--format",
+        "{{.Actor.Attributes.name}}",
+    ]));
+    assert_eq!(died, "so-app-1\nso-db-1");
+    ok(p.run(&d, &["down"]));
+}
