@@ -312,6 +312,7 @@ pub fn use_line(path: &[&str]) -> Option<&'static str> {
         ["rmi"] | ["image", "rm"] => "[OPTIONS] IMAGE [IMAGE...]",
         ["history"] | ["image", "history"] => "[OPTIONS] IMAGE",
         ["version"] => "[OPTIONS]",
+        ["compose"] => "[OPTIONS] COMMAND",
         ["events"] | ["system", "events"] => "[OPTIONS]",
         ["exec"] | ["container", "exec"] => "[OPTIONS] CONTAINER COMMAND [ARG...]",
         ["attach"] | ["container", "attach"] => "[OPTIONS] CONTAINER",

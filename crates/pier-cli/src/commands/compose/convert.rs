@@ -504,6 +504,21 @@ pub fn create_body(
     Ok((body, inject))
 }
 
+/// A GNU header with every numeric field written: a fresh header leaves
+/// uid, gid and mtime blank, which the engine's tar reader refuses.
+fn root_owned_header() -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    );
+    h
+}
+
 /// A tar (rooted at `/`) holding the injected files, for
 /// `PUT /containers/{id}/archive?path=/`.
 pub fn inject_tar(files: &[InjectedFile]) -> Result<Vec<u8>, String> {
@@ -519,7 +534,7 @@ pub fn inject_tar(files: &[InjectedFile]) -> Result<Vec<u8>, String> {
             }
             acc.push_str(p);
             if dirs.insert(acc.clone()) {
-                let mut h = tar::Header::new_gnu();
+                let mut h = root_owned_header();
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_mode(0o755);
                 h.set_size(0);
@@ -527,7 +542,7 @@ pub fn inject_tar(files: &[InjectedFile]) -> Result<Vec<u8>, String> {
                     .map_err(|e| e.to_string())?;
             }
         }
-        let mut h = tar::Header::new_gnu();
+        let mut h = root_owned_header();
         h.set_size(f.content.len() as u64);
         h.set_mode(f.mode);
         tar.append_data(&mut h, rel, f.content.as_slice())

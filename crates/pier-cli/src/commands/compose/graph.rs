@@ -84,6 +84,34 @@ pub fn dependents(project: &Project, names: &[String]) -> Vec<String> {
     }
 }
 
+/// `order` (a start order) cut into levels: a service's level is one past
+/// the highest level of what it depends on within `order`, so the
+/// services of one level can be created and started at the same time.
+pub fn levels(project: &Project, order: &[String]) -> Vec<Vec<String>> {
+    let mut level_of: Vec<(String, usize)> = Vec::new();
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for s in order {
+        let deps = project
+            .services
+            .get(s)
+            .or_else(|| project.disabled_services.get(s))
+            .map(|svc| svc.depends_on.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        let level = level_of
+            .iter()
+            .filter(|(n, _)| deps.contains(n))
+            .map(|(_, l)| l + 1)
+            .max()
+            .unwrap_or(0);
+        level_of.push((s.clone(), level));
+        if out.len() <= level {
+            out.resize(level + 1, Vec::new());
+        }
+        out[level].push(s.clone());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +159,11 @@ mod tests {
             ["web"]
         );
         assert_eq!(dependents(&p, &["db".to_string()]), ["db", "api", "web"]);
+        let order = start_order(&p, &all, false).unwrap();
+        assert_eq!(
+            levels(&p, &order),
+            [vec!["db", "cache"], vec!["api"], vec!["web"]]
+        );
     }
 
     #[test]

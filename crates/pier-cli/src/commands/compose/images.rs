@@ -138,6 +138,8 @@ impl Compose {
         no_build: bool,
         pull: Option<&str>,
     ) -> CmdResult {
+        // Services sharing an image need one lookup.
+        let mut present: Vec<String> = Vec::new();
         for name in services {
             let svc = self.service(name)?;
             let image = super::labels::image_name(&self.project, svc);
@@ -149,12 +151,15 @@ impl Compose {
                 self.build_service(name).await?;
                 continue;
             }
-            let have = self.image_id(&image).await?.is_some();
             if policy == "always" && svc.image.is_some() {
                 self.pull_image(&image, true).await?;
                 continue;
             }
-            if have {
+            if present.contains(&image) {
+                continue;
+            }
+            if self.image_id(&image).await?.is_some() {
+                present.push(image);
                 continue;
             }
             if svc.build.is_some() && !no_build {

@@ -139,12 +139,37 @@ pub async fn ps(c: &Compose, a: ComposePsArgs) -> CmdResult {
                     .join(",")
             })
             .unwrap_or_default();
+        // As compose's summary: mount names (volume name, else source)
+        // and how many use the local driver.
+        let mounts = s["Mounts"].as_array().cloned().unwrap_or_default();
+        let local_volumes = mounts.iter().filter(|m| m["Driver"] == "local").count();
+        let mounts: Vec<String> = mounts
+            .iter()
+            .map(|m| {
+                let name = m["Name"].as_str().unwrap_or_default();
+                let name = if name.is_empty() {
+                    m["Source"].as_str().unwrap_or_default()
+                } else {
+                    name
+                };
+                if a.no_trunc {
+                    name.to_string()
+                } else {
+                    format::ellipsis(name, 15)
+                }
+            })
+            .collect();
+        let id = if a.no_trunc {
+            x.id.clone()
+        } else {
+            x.id.chars().take(12).collect()
+        };
         rows.push(json!({
-            "ID": x.id,
+            "ID": id,
             "Name": x.name,
             "Names": x.name,
             "Image": s["Image"],
-            "Command": if a.format == "table" { quoted_command(s, !a.no_trunc) } else { s["Command"].as_str().unwrap_or_default().to_string() },
+            "Command": quoted_command(s, !a.no_trunc),
             "Project": c.project.name,
             "Service": x.service,
             "Created": created,
@@ -157,8 +182,8 @@ pub async fn ps(c: &Compose, a: ComposePsArgs) -> CmdResult {
             "Ports": format::container::displayable_ports(&ports),
             "Publishers": publishers,
             "Labels": labels_str,
-            "LocalVolumes": "0",
-            "Mounts": "",
+            "LocalVolumes": local_volumes.to_string(),
+            "Mounts": mounts.join(","),
             "Networks": s.pointer("/NetworkSettings/Networks").and_then(Value::as_object).map(|n| n.keys().cloned().collect::<Vec<_>>().join(",")).unwrap_or_default(),
             "Size": "0B",
         }));
@@ -191,8 +216,10 @@ pub async fn ps(c: &Compose, a: ComposePsArgs) -> CmdResult {
 }
 
 pub async fn ls(client: &Client, a: ComposeLsArgs) -> CmdResult {
+    // As compose: without -a only running containers are listed, so
+    // only they are counted.
     let q = Query::new()
-        .add("all", "1")
+        .add_if(a.all, "all", "1")
         .add("filters", json!({"label": [labels::PROJECT]}).to_string());
     let v = client.get_json(&q.path("/containers/json")).await?;
     // project -> (states, config files)
@@ -212,9 +239,6 @@ pub async fn ls(client: &Client, a: ComposeLsArgs) -> CmdResult {
     }
     let mut rows = Vec::new();
     for (name, (states, files)) in projects {
-        if !a.all && !states.contains_key("running") {
-            continue;
-        }
         let status = states
             .iter()
             .map(|(s, n)| format!("{s}({n})"))
@@ -229,7 +253,19 @@ pub async fn ls(client: &Client, a: ComposeLsArgs) -> CmdResult {
         return Ok(());
     }
     let out = match a.format.as_str() {
-        "json" => format!("{}\n", Value::Array(rows)),
+        // compose marshals its struct: keys in field order, not sorted.
+        "json" => {
+            let items: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{{\"Name\":{},\"Status\":{},\"ConfigFiles\":{}}}",
+                        r["Name"], r["Status"], r["ConfigFiles"]
+                    )
+                })
+                .collect();
+            format!("[{}]\n", items.join(","))
+        }
         f => render_table(
             f,
             &[
@@ -317,7 +353,19 @@ pub async fn images(c: &Compose, a: ComposeImagesArgs) -> CmdResult {
         return Ok(());
     }
     let out = match a.format.as_str() {
-        "json" => format!("{}\n", Value::Array(rows)),
+        // compose marshals its struct: keys in field order, not sorted.
+        "json" => {
+            let items: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{{\"Name\":{},\"Status\":{},\"ConfigFiles\":{}}}",
+                        r["Name"], r["Status"], r["ConfigFiles"]
+                    )
+                })
+                .collect();
+            format!("[{}]\n", items.join(","))
+        }
         f => render_table(
             f,
             &[

@@ -30,6 +30,49 @@ impl Compose {
     }
 }
 
+impl Compose {
+    /// Stops (and with `remove` then removes) `cs` in reverse dependency
+    /// order, as compose does: dependents first, the containers of one
+    /// level together. Containers of services not in the file go first.
+    async fn stop_in_levels(
+        &self,
+        cs: &[Container],
+        timeout: Option<i64>,
+        remove: Option<bool>,
+    ) -> CmdResult {
+        let order = graph::start_order(
+            &self.project,
+            &self.project.services.keys().cloned().collect::<Vec<_>>(),
+            false,
+        )
+        .unwrap_or_default();
+        let mut levels = graph::levels(&self.project, &order);
+        let known: Vec<&String> = levels.iter().flatten().collect();
+        let unknown: Vec<String> = cs
+            .iter()
+            .filter(|x| !known.contains(&&x.service))
+            .map(|x| x.service.clone())
+            .collect();
+        levels.push(unknown);
+        for level in levels.iter().rev() {
+            let jobs = cs
+                .iter()
+                .filter(|x| level.contains(&x.service))
+                .map(|x| async move {
+                    if x.running() {
+                        self.stop_container(x, timeout).await?;
+                    }
+                    if let Some(volumes) = remove {
+                        self.remove_container(x, volumes).await?;
+                    }
+                    Ok::<_, CmdError>(())
+                });
+            futures_util::future::try_join_all(jobs).await?;
+        }
+        Ok(())
+    }
+}
+
 pub async fn down(c: &Compose, a: DownArgs) -> CmdResult {
     if let Some(r) = &a.rmi {
         if r != "local" && r != "all" {
@@ -50,21 +93,14 @@ pub async fn down(c: &Compose, a: DownArgs) -> CmdResult {
             cs.push(x);
         }
     }
-    let stops = cs
-        .iter()
-        .filter(|x| x.running())
-        .map(|x| c.stop_container(x, a.timeout));
-    for r in futures_util::future::join_all(stops).await {
-        r?;
-    }
-    let removes = cs.iter().map(|x| c.remove_container(x, a.volumes));
-    for r in futures_util::future::join_all(removes).await {
-        r?;
-    }
-    c.remove_networks().await?;
-    if a.volumes {
-        c.remove_volumes().await?;
-    }
+    c.stop_in_levels(&cs, a.timeout, Some(a.volumes)).await?;
+    let volumes = async {
+        if a.volumes {
+            c.remove_volumes().await?;
+        }
+        Ok::<_, CmdError>(())
+    };
+    futures_util::future::try_join(c.remove_networks(), volumes).await?;
     if let Some(rmi) = &a.rmi {
         for s in c.project.services.values() {
             if rmi == "local" && s.image.is_some() {
@@ -110,22 +146,23 @@ pub async fn start(c: &Compose, a: ServicesArgs) -> CmdResult {
 pub async fn stop(c: &Compose, a: TimeoutArgs) -> CmdResult {
     let services = c.select(&a.services)?;
     let services = graph::dependents(&c.project, &services);
-    for x in c.stop_order(&services, false).await? {
-        c.stop_container(&x, a.timeout).await?;
-    }
-    Ok(())
+    let cs = c.stop_order(&services, false).await?;
+    c.stop_in_levels(&cs, a.timeout, None).await
 }
 
 pub async fn restart(c: &Compose, a: TimeoutArgs) -> CmdResult {
     let services = c.select(&a.services)?;
-    for x in c.service_containers(&services, true).await? {
+    let cs = c.service_containers(&services, true).await?;
+    let jobs = cs.iter().map(|x| async move {
         c.progress("Container", &x.name, "Restarting");
         let q = Query::new().add_if(a.timeout.is_some(), "t", a.timeout.unwrap_or(0).to_string());
         c.client
             .post(&q.path(&format!("/containers/{}/restart", encode(&x.id))))
             .await?;
         c.progress("Container", &x.name, "Started");
-    }
+        Ok::<_, CmdError>(())
+    });
+    futures_util::future::try_join_all(jobs).await?;
     Ok(())
 }
 
@@ -135,23 +172,24 @@ pub async fn kill(c: &Compose, a: ComposeKillArgs) -> CmdResult {
     if cs.is_empty() {
         return Err(CmdError::new(1, "no container to kill"));
     }
-    for x in cs {
+    let jobs = cs.iter().map(|x| async {
         c.progress("Container", &x.name, "Killing");
         let q = Query::new().add("signal", &a.signal);
         c.client
             .post(&q.path(&format!("/containers/{}/kill", encode(&x.id))))
             .await?;
         c.progress("Container", &x.name, "Killed");
-    }
+        Ok::<_, CmdError>(())
+    });
+    futures_util::future::try_join_all(jobs).await?;
     Ok(())
 }
 
 pub async fn rm(c: &Compose, a: ComposeRmArgs) -> CmdResult {
     let services = c.select(&a.services)?;
     if a.stop {
-        for x in c.stop_order(&services, false).await? {
-            c.stop_container(&x, None).await?;
-        }
+        let cs = c.stop_order(&services, false).await?;
+        c.stop_in_levels(&cs, None, None).await?;
     }
     let cs: Vec<Container> = c
         .service_containers(&services, true)
@@ -177,9 +215,7 @@ pub async fn rm(c: &Compose, a: ComposeRmArgs) -> CmdResult {
             return Ok(());
         }
     }
-    for x in cs {
-        c.remove_container(&x, a.volumes).await?;
-    }
+    futures_util::future::try_join_all(cs.iter().map(|x| c.remove_container(x, a.volumes))).await?;
     Ok(())
 }
 

@@ -141,7 +141,8 @@ pub async fn run(ctx: &Ctx, c: &Compose, a: ComposeRunArgs) -> CmdResult {
         c.client
             .post(&format!("/containers/{}/start", crate::client::encode(&id)))
             .await?;
-        output::outln(&name);
+        // docker compose v2 prints the new container's ID, as `docker start` would.
+        output::outln(&id);
         return Ok(());
     }
     let mut argv = vec!["start".to_string(), "-a".into(), "-i".into()];

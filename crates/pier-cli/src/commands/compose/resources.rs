@@ -23,67 +23,73 @@ impl Compose {
         out
     }
 
+    /// The networks the services use, created concurrently when missing.
     pub async fn ensure_networks(&self, services: &[String]) -> Result<(), CmdError> {
-        for key in self.used_networks(services) {
-            let Some(n) = self.project.networks.get(&key) else {
-                continue;
-            };
-            let exists = match self
-                .client
-                .get_json(&format!("/networks/{}", encode(&n.name)))
-                .await
-            {
-                Ok(_) => true,
-                Err(e) if e.is_not_found() => false,
-                Err(e) => return Err(e.into()),
-            };
-            if exists {
-                continue;
-            }
-            if n.external {
-                return Err(CmdError::new(
-                    1,
-                    format!(
-                        "network {} declared as external, but could not be found",
-                        n.name
-                    ),
-                ));
-            }
-            self.progress("Network", &n.name, "Creating");
-            let mut lbl = serde_json::Map::new();
-            for (k, v) in &n.labels {
-                lbl.insert(k.clone(), json!(v));
-            }
-            lbl.insert(labels::PROJECT.into(), json!(self.project.name));
-            lbl.insert(labels::NETWORK.into(), json!(key));
-            lbl.insert(labels::VERSION.into(), json!(labels::COMPOSE_VERSION));
-            let mut body = json!({
-                "Name": n.name,
-                "Driver": n.driver.clone().unwrap_or_else(|| "bridge".into()),
-                "Options": n.driver_opts,
-                "Internal": n.internal,
-                "Attachable": n.attachable,
-                "EnableIPv6": n.enable_ipv6,
-                "CheckDuplicate": true,
-                "Labels": lbl,
-            });
-            if let Some(ipam) = &n.ipam {
-                body["IPAM"] = json!({
-                    "Driver": ipam.driver.clone().unwrap_or_else(|| "default".into()),
-                    "Options": ipam.options,
-                    "Config": ipam.config.iter().map(|p| {
-                        let mut c = serde_json::Map::new();
-                        if let Some(s) = &p.subnet { c.insert("Subnet".into(), json!(s)); }
-                        if let Some(s) = &p.ip_range { c.insert("IPRange".into(), json!(s)); }
-                        if let Some(s) = &p.gateway { c.insert("Gateway".into(), json!(s)); }
-                        if !p.aux_addresses.is_empty() { c.insert("AuxiliaryAddresses".into(), json!(p.aux_addresses)); }
-                        serde_json::Value::Object(c)
-                    }).collect::<Vec<_>>(),
-                });
-            }
-            self.client.post_json("/networks/create", &body).await?;
-            self.progress("Network", &n.name, "Created");
+        let keys = self.used_networks(services);
+        futures_util::future::try_join_all(keys.into_iter().map(|k| self.ensure_network(k)))
+            .await?;
+        Ok(())
+    }
+
+    async fn ensure_network(&self, key: String) -> Result<(), CmdError> {
+        let Some(n) = self.project.networks.get(&key) else {
+            return Ok(());
+        };
+        let exists = match self
+            .client
+            .get_json(&format!("/networks/{}", encode(&n.name)))
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(e.into()),
+        };
+        if exists {
+            return Ok(());
         }
+        if n.external {
+            return Err(CmdError::new(
+                1,
+                format!(
+                    "network {} declared as external, but could not be found",
+                    n.name
+                ),
+            ));
+        }
+        self.progress("Network", &n.name, "Creating");
+        let mut lbl = serde_json::Map::new();
+        for (k, v) in &n.labels {
+            lbl.insert(k.clone(), json!(v));
+        }
+        lbl.insert(labels::PROJECT.into(), json!(self.project.name));
+        lbl.insert(labels::NETWORK.into(), json!(key));
+        lbl.insert(labels::VERSION.into(), json!(labels::COMPOSE_VERSION));
+        let mut body = json!({
+            "Name": n.name,
+            "Driver": n.driver.clone().unwrap_or_else(|| "bridge".into()),
+            "Options": n.driver_opts,
+            "Internal": n.internal,
+            "Attachable": n.attachable,
+            "EnableIPv6": n.enable_ipv6,
+            "CheckDuplicate": true,
+            "Labels": lbl,
+        });
+        if let Some(ipam) = &n.ipam {
+            body["IPAM"] = json!({
+                "Driver": ipam.driver.clone().unwrap_or_else(|| "default".into()),
+                "Options": ipam.options,
+                "Config": ipam.config.iter().map(|p| {
+                    let mut c = serde_json::Map::new();
+                    if let Some(s) = &p.subnet { c.insert("Subnet".into(), json!(s)); }
+                    if let Some(s) = &p.ip_range { c.insert("IPRange".into(), json!(s)); }
+                    if let Some(s) = &p.gateway { c.insert("Gateway".into(), json!(s)); }
+                    if !p.aux_addresses.is_empty() { c.insert("AuxiliaryAddresses".into(), json!(p.aux_addresses)); }
+                    serde_json::Value::Object(c)
+                }).collect::<Vec<_>>(),
+            });
+        }
+        self.client.post_json("/networks/create", &body).await?;
+        self.progress("Network", &n.name, "Created");
         Ok(())
     }
 
@@ -102,45 +108,48 @@ impl Compose {
                 }
             }
         }
-        for key in used {
-            let Some(v) = self.project.volumes.get(&key) else {
-                continue;
-            };
-            let exists = match self
-                .client
-                .get_json(&format!("/volumes/{}", encode(&v.name)))
-                .await
-            {
-                Ok(_) => true,
-                Err(e) if e.is_not_found() => false,
-                Err(e) => return Err(e.into()),
-            };
-            if exists {
-                continue;
-            }
-            if v.external {
-                return Err(CmdError::new(
-                    1,
-                    format!("external volume \"{}\" not found", v.name),
-                ));
-            }
-            self.progress("Volume", &format!("\"{}\"", v.name), "Creating");
-            let mut lbl = serde_json::Map::new();
-            for (k, val) in &v.labels {
-                lbl.insert(k.clone(), json!(val));
-            }
-            lbl.insert(labels::PROJECT.into(), json!(self.project.name));
-            lbl.insert(labels::VOLUME.into(), json!(key));
-            lbl.insert(labels::VERSION.into(), json!(labels::COMPOSE_VERSION));
-            let body = json!({
-                "Name": v.name,
-                "Driver": v.driver.clone().unwrap_or_else(|| "local".into()),
-                "DriverOpts": v.driver_opts,
-                "Labels": lbl,
-            });
-            self.client.post_json("/volumes/create", &body).await?;
-            self.progress("Volume", &format!("\"{}\"", v.name), "Created");
+        futures_util::future::try_join_all(used.into_iter().map(|k| self.ensure_volume(k))).await?;
+        Ok(())
+    }
+
+    async fn ensure_volume(&self, key: String) -> Result<(), CmdError> {
+        let Some(v) = self.project.volumes.get(&key) else {
+            return Ok(());
+        };
+        let exists = match self
+            .client
+            .get_json(&format!("/volumes/{}", encode(&v.name)))
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(e.into()),
+        };
+        if exists {
+            return Ok(());
         }
+        if v.external {
+            return Err(CmdError::new(
+                1,
+                format!("external volume \"{}\" not found", v.name),
+            ));
+        }
+        self.progress("Volume", &format!("\"{}\"", v.name), "Creating");
+        let mut lbl = serde_json::Map::new();
+        for (k, val) in &v.labels {
+            lbl.insert(k.clone(), json!(val));
+        }
+        lbl.insert(labels::PROJECT.into(), json!(self.project.name));
+        lbl.insert(labels::VOLUME.into(), json!(key));
+        lbl.insert(labels::VERSION.into(), json!(labels::COMPOSE_VERSION));
+        let body = json!({
+            "Name": v.name,
+            "Driver": v.driver.clone().unwrap_or_else(|| "local".into()),
+            "DriverOpts": v.driver_opts,
+            "Labels": lbl,
+        });
+        self.client.post_json("/volumes/create", &body).await?;
+        self.progress("Volume", &format!("\"{}\"", v.name), "Created");
         Ok(())
     }
 
@@ -149,8 +158,14 @@ impl Compose {
     pub async fn remove_networks(&self) -> Result<(), CmdError> {
         let q = Query::new().add("filters", labels::project_filter(&self.project.name, &[]));
         let v = self.client.get_json(&q.path("/networks")).await?;
-        for n in v.as_array().cloned().unwrap_or_default() {
-            let name = n["Name"].as_str().unwrap_or_default().to_string();
+        let names: Vec<String> = v
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n["Name"].as_str().unwrap_or_default().to_string())
+            .collect();
+        futures_util::future::try_join_all(names.into_iter().map(|name| async move {
             self.progress("Network", &name, "Removing");
             match self
                 .client
@@ -159,9 +174,11 @@ impl Compose {
             {
                 Ok(_) => self.progress("Network", &name, "Removed"),
                 Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(CmdError::from(e)),
             }
-        }
+            Ok(())
+        }))
+        .await?;
         Ok(())
     }
 
@@ -170,8 +187,14 @@ impl Compose {
     pub async fn remove_volumes(&self) -> Result<(), CmdError> {
         let q = Query::new().add("filters", labels::project_filter(&self.project.name, &[]));
         let v = self.client.get_json(&q.path("/volumes")).await?;
-        for vol in v["Volumes"].as_array().cloned().unwrap_or_default() {
-            let name = vol["Name"].as_str().unwrap_or_default().to_string();
+        let names: Vec<String> = v["Volumes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n["Name"].as_str().unwrap_or_default().to_string())
+            .collect();
+        futures_util::future::try_join_all(names.into_iter().map(|name| async move {
             self.progress("Volume", &name, "Removing");
             match self
                 .client
@@ -180,9 +203,11 @@ impl Compose {
             {
                 Ok(_) => self.progress("Volume", &name, "Removed"),
                 Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(CmdError::from(e)),
             }
-        }
+            Ok(())
+        }))
+        .await?;
         Ok(())
     }
 }

@@ -163,19 +163,18 @@ impl Compose {
 
     /// Brings one service to its desired containers; returns the IDs that
     /// should run (started unless `plan.no_start`).
+    /// `existing` is the service's containers from the project listing
+    /// taken once by `converge`; `image_id` the service image's ID.
     pub async fn converge_service(
         &self,
         service: &str,
         plan: &Plan,
+        mut existing: Vec<Container>,
+        image_id: Option<String>,
     ) -> Result<Vec<Container>, CmdError> {
         let svc = self.service(service)?;
         let hash = labels::config_hash(&self.project, svc);
-        let image = labels::image_name(&self.project, svc);
-        let image_id = self.image_id(&image).await?;
         let want = self.replicas(plan, service);
-        let mut existing = self
-            .service_containers(&[service.to_string()], true)
-            .await?;
         existing.sort_by_key(|c| c.number);
         // Scale down: the highest numbers go first.
         let mut keep = Vec::new();
@@ -252,7 +251,9 @@ impl Compose {
     pub async fn wait_dependencies(&self, service: &str, started: &[String]) -> CmdResult {
         let svc = self.service(service)?.clone();
         for (dep, d) in &svc.depends_on {
-            if !started.contains(dep) {
+            if !started.contains(dep)
+                || d.condition == pier_compose::DependsCondition::ServiceStarted
+            {
                 continue;
             }
             let containers = self
@@ -366,16 +367,16 @@ impl Compose {
         plan: &Plan,
         remove_orphans: bool,
     ) -> Result<Vec<Container>, CmdError> {
-        self.ensure_networks(order).await?;
-        self.ensure_volumes(order).await?;
-        let orphans: Vec<Container> = self
-            .containers(true, false)
-            .await?
-            .into_iter()
+        futures_util::future::try_join(self.ensure_networks(order), self.ensure_volumes(order))
+            .await?;
+        let snapshot = self.containers(true, false).await?;
+        let orphans: Vec<Container> = snapshot
+            .iter()
             .filter(|c| {
                 !self.project.services.contains_key(&c.service)
                     && !self.project.disabled_services.contains_key(&c.service)
             })
+            .cloned()
             .collect();
         if !orphans.is_empty() {
             if remove_orphans {
@@ -393,21 +394,50 @@ impl Compose {
                 ));
             }
         }
-        let mut all = Vec::new();
+        // One image lookup per distinct image.
+        let mut image_ids: std::collections::HashMap<String, Option<String>> =
+            std::collections::HashMap::new();
         for s in order {
-            if !plan.no_start {
-                self.wait_dependencies(s, order).await?;
+            let image = labels::image_name(&self.project, self.service(s)?);
+            if let std::collections::hash_map::Entry::Vacant(e) = image_ids.entry(image) {
+                let id = self.image_id(e.key()).await?;
+                e.insert(id);
             }
-            let cs = self.converge_service(s, plan).await?;
-            if !plan.no_start {
-                for c in &cs {
-                    if !c.running() {
+        }
+        // As docker compose: every container is created first (level by
+        // level), then started level by level, the services of one
+        // dependency level together.
+        let levels = graph::levels(&self.project, order);
+        let mut by_level: Vec<Vec<Vec<Container>>> = Vec::new();
+        for level in &levels {
+            let jobs = level.iter().map(|s| {
+                let existing: Vec<Container> = snapshot
+                    .iter()
+                    .filter(|c| &c.service == s)
+                    .cloned()
+                    .collect();
+                let image = self
+                    .service(s)
+                    .map(|svc| labels::image_name(&self.project, svc))
+                    .unwrap_or_default();
+                let image_id = image_ids.get(&image).cloned().flatten();
+                self.converge_service(s, plan, existing, image_id)
+            });
+            by_level.push(futures_util::future::try_join_all(jobs).await?);
+        }
+        if !plan.no_start {
+            for (level, containers) in levels.iter().zip(&by_level) {
+                let jobs = level.iter().zip(containers).map(|(s, cs)| async move {
+                    self.wait_dependencies(s, order).await?;
+                    for c in cs.iter().filter(|c| !c.running()) {
                         self.start_container(&c.id, &c.name).await?;
                     }
-                }
+                    Ok::<_, CmdError>(())
+                });
+                futures_util::future::try_join_all(jobs).await?;
             }
-            all.extend(cs);
         }
+        let all: Vec<Container> = by_level.into_iter().flatten().flatten().collect();
         Ok(all)
     }
 }
@@ -490,6 +520,13 @@ impl Compose {
     async fn wait_running_or_healthy(&self, cs: &[Container], timeout: Option<u64>) -> CmdResult {
         let deadline = timeout.map(|t| std::time::Instant::now() + Duration::from_secs(t));
         for c in cs {
+            // As docker compose: a service others wait on to complete
+            // successfully is done when it exited 0.
+            let completes = self.project.services.values().any(|s| {
+                s.depends_on.get(&c.service).is_some_and(|d| {
+                    d.condition == pier_compose::DependsCondition::ServiceCompletedSuccessfully
+                })
+            });
             loop {
                 let v = self.inspect(&c.id).await?;
                 let status = v
@@ -515,6 +552,13 @@ impl Compose {
                             1,
                             format!("container {} is unhealthy", c.name),
                         ))
+                    }
+                    ("exited", _)
+                        if completes
+                            && v.pointer("/State/ExitCode").and_then(Value::as_i64) == Some(0) =>
+                    {
+                        self.progress("Container", &c.name, "Exited");
+                        break;
                     }
                     ("exited" | "dead", _) => {
                         return Err(CmdError::new(
