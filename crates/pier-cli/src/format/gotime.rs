@@ -51,6 +51,22 @@ pub fn rfc3339_to_go(s: &str) -> String {
     }
 }
 
+/// The zone file, read once per process: `ps -a` formats a time per row,
+/// and re-reading the file for each of 1000 rows cost more than the rest of
+/// the row.
+fn zone_file(path: String) -> Option<std::borrow::Cow<'static, [u8]>> {
+    static ZONE: std::sync::OnceLock<(String, Option<Vec<u8>>)> = std::sync::OnceLock::new();
+    let (cached_path, data) = ZONE.get_or_init(|| {
+        let data = std::fs::read(&path).ok();
+        (path.clone(), data)
+    });
+    if *cached_path == path {
+        data.as_deref().map(std::borrow::Cow::Borrowed)
+    } else {
+        std::fs::read(&path).ok().map(std::borrow::Cow::Owned)
+    }
+}
+
 fn localize(utc: DateTime<Utc>) -> (DateTime<FixedOffset>, String) {
     let tz = std::env::var("TZ").ok();
     // Go: TZ="" or TZ="UTC" means UTC.
@@ -70,8 +86,7 @@ fn localize(utc: DateTime<Utc>) -> (DateTime<FixedOffset>, String) {
         }
         None => "/etc/localtime".to_string(),
     };
-    let abbr = std::fs::read(&path)
-        .ok()
+    let abbr = zone_file(path)
         .and_then(|data| abbreviation(&data, utc.timestamp(), offset.local_minus_utc()))
         .unwrap_or_else(|| {
             if offset.local_minus_utc() == 0 {
