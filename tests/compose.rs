@@ -357,3 +357,113 @@ fn depends_on_service_healthy_waits_and_reports_unhealthy() {
     );
     ok(p.run(&d, &["--profile", "broken", "down"]));
 }
+
+/// `logs --tail`, `-t` and `-f` on a service that keeps writing.
+#[test]
+fn logs_tail_timestamps_and_follow() {
+    use std::io::{BufRead, BufReader};
+    let d = Daemon::start();
+    let p = ComposeProject::fixture("logs", "lg");
+    ok(p.run(&d, &["up", "-d"]));
+    assert!(common::eventually(
+        std::time::Duration::from_secs(10),
+        || stdout(&p.run(&d, &["logs", "--no-color"])).contains("tick 2")
+    ));
+
+    let tail = stdout(&p.run(&d, &["logs", "--no-color", "--tail", "1", "talker"]));
+    let lines: Vec<&str> = tail.lines().collect();
+    assert_eq!(lines.len(), 1, "{tail}");
+    assert!(lines[0].starts_with("talker-1  | tick "), "{tail}");
+
+    let all = stdout(&p.run(&d, &["logs", "--no-color", "talker"]));
+    assert!(all.starts_with("talker-1  | line 1\n"), "{all}");
+
+    let stamped = stdout(&p.run(&d, &["logs", "--no-color", "-t", "--tail", "2"]));
+    for line in stamped.lines() {
+        let rest = line.strip_prefix("talker-1  | ").unwrap_or_default();
+        assert!(
+            rest.starts_with("20") && rest.contains('T') && rest.contains(" tick "),
+            "no timestamp: {line}"
+        );
+    }
+
+    // -f keeps streaming: a tick written after the follow began arrives.
+    let before: u64 = all
+        .lines()
+        .filter_map(|l| l.rsplit("tick ").next()?.trim().parse().ok())
+        .max()
+        .unwrap_or(0);
+    let mut child = p
+        .cmd(&d, &["logs", "-f", "--no-color", "--tail", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn compose logs -f");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let newer = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("logs -f printed nothing");
+    let _ = child.kill();
+    let _ = child.wait();
+    let n: u64 = newer
+        .rsplit("tick ")
+        .next()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line {newer}"));
+    assert!(
+        n > before,
+        "followed line {newer} is not newer than tick {before}"
+    );
+    ok(p.run(&d, &["down"]));
+}
+
+/// Attached `up` streams the services' logs and, on Ctrl-C (SIGINT),
+/// stops the project's containers before exiting, as docker compose does.
+#[test]
+fn attached_up_stops_the_project_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let d = Daemon::start();
+    let p = ComposeProject::fixture("logs", "cc");
+    let mut child = p
+        .cmd(&d, &["up", "--no-color"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn compose up");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("attached up printed no tick");
+        if line.contains("talker-1  | tick") {
+            break;
+        }
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let stopped = common::eventually(std::time::Duration::from_secs(20), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    assert!(stopped, "compose up did not exit after Ctrl-C");
+    let state = stdout(&d.pier(&["inspect", "-f", "{{.State.Status}}", "cc-talker-1"]));
+    assert_eq!(state.trim(), "exited", "container left {state}");
+    ok(p.run(&d, &["down"]));
+}
