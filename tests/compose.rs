@@ -467,3 +467,47 @@ fn attached_up_stops_the_project_on_ctrl_c() {
     assert_eq!(state.trim(), "exited", "container left {state}");
     ok(p.run(&d, &["down"]));
 }
+
+/// `up --force-recreate`, `--no-recreate`, `--env-file` and `--build`.
+#[test]
+fn recreate_flags_env_file_and_build() {
+    let d = Daemon::start();
+    let p = ComposeProject::fixture("recreate", "rc");
+    let id = |d: &Daemon| stdout(&d.pier(&["inspect", "-f", "{{.Id}}", "rc-app-1"]));
+    let env_x = |d: &Daemon| {
+        stdout(&d.pier(&["exec", "rc-app-1", "sh", "-c", "echo $X"]))
+            .trim()
+            .to_string()
+    };
+    let msg = |d: &Daemon| {
+        stdout(&d.pier(&["exec", "rc-app-1", "cat", "/msg.txt"]))
+            .trim()
+            .to_string()
+    };
+    ok(p.run(&d, &["up", "-d"]));
+    let first = id(&d);
+    assert_eq!(env_x(&d), "1");
+    assert_eq!(msg(&d), "first");
+
+    ok(p.run(&d, &["up", "-d"]));
+    assert_eq!(id(&d), first, "unchanged project recreated");
+    ok(p.run(&d, &["up", "-d", "--force-recreate"]));
+    let forced = id(&d);
+    assert_ne!(forced, first, "--force-recreate kept the container");
+
+    // A changed variable, but --no-recreate keeps the container.
+    ok(p.run(&d, &["--env-file", "alt.env", "up", "-d", "--no-recreate"]));
+    assert_eq!(id(&d), forced);
+    assert_eq!(env_x(&d), "1");
+    ok(p.run(&d, &["--env-file", "alt.env", "up", "-d"]));
+    assert_ne!(id(&d), forced);
+    assert_eq!(env_x(&d), "2", "--env-file value not applied");
+
+    // A changed build input: plain up keeps the built image, --build rebuilds.
+    p.write("msg.txt", "second\n");
+    ok(p.run(&d, &["--env-file", "alt.env", "up", "-d"]));
+    assert_eq!(msg(&d), "first");
+    ok(p.run(&d, &["--env-file", "alt.env", "up", "-d", "--build"]));
+    assert_eq!(msg(&d), "second", "--build did not rebuild");
+    ok(p.run(&d, &["down", "--rmi", "all"]));
+}
