@@ -102,6 +102,20 @@ fn lifecycle_and_listing_verbs_on_one_project() {
             .any(|l| l.starts_with("vb-web-1") && l.contains("busybox")),
         "{images}"
     );
+    let images_json: serde_json::Value =
+        serde_json::from_str(&ok(run(&["images", "--format", "json"]))).expect("images json");
+    let web = images_json
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["ContainerName"] == "vb-web-1"))
+        .unwrap_or_else(|| panic!("no vb-web-1 in {images_json}"));
+    assert_eq!(web["Repository"], "busybox", "{web}");
+    assert!(
+        web["ID"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("sha256:")),
+        "{web}"
+    );
+    assert!(web["Size"].as_i64().is_some_and(|s| s > 0), "{web}");
 
     // ls: compose's columns and status counts; -q; --format json.
     let other = ComposeProject::fixture("verbs", "vbother");

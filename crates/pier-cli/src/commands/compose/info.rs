@@ -254,18 +254,14 @@ pub async fn ls(client: &Client, a: ComposeLsArgs) -> CmdResult {
     }
     let out = match a.format.as_str() {
         // compose marshals its struct: keys in field order, not sorted.
-        "json" => {
-            let items: Vec<String> = rows
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{{\"Name\":{},\"Status\":{},\"ConfigFiles\":{}}}",
-                        r["Name"], r["Status"], r["ConfigFiles"]
-                    )
-                })
-                .collect();
-            format!("[{}]\n", items.join(","))
-        }
+        "json" => json_in_field_order(
+            &rows,
+            &[
+                ("Name", "Name"),
+                ("Status", "Status"),
+                ("ConfigFiles", "ConfigFiles"),
+            ],
+        ),
         f => render_table(
             f,
             &[
@@ -343,6 +339,7 @@ pub async fn images(c: &Compose, a: ComposeImagesArgs) -> CmdResult {
             "Tag": tag,
             "ID": format::truncate_id(&id),
             "Size": crate::format::bytes_size(size),
+            "SizeBytes": img["Size"].as_i64().unwrap_or(0),
             "FullID": id,
         }));
     }
@@ -354,18 +351,16 @@ pub async fn images(c: &Compose, a: ComposeImagesArgs) -> CmdResult {
     }
     let out = match a.format.as_str() {
         // compose marshals its struct: keys in field order, not sorted.
-        "json" => {
-            let items: Vec<String> = rows
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{{\"Name\":{},\"Status\":{},\"ConfigFiles\":{}}}",
-                        r["Name"], r["Status"], r["ConfigFiles"]
-                    )
-                })
-                .collect();
-            format!("[{}]\n", items.join(","))
-        }
+        "json" => json_in_field_order(
+            &rows,
+            &[
+                ("ID", "FullID"),
+                ("ContainerName", "ContainerName"),
+                ("Repository", "Repository"),
+                ("Tag", "Tag"),
+                ("Size", "SizeBytes"),
+            ],
+        ),
         f => render_table(
             f,
             &[
@@ -462,4 +457,20 @@ pub async fn port(c: &Compose, a: ComposePortArgs) -> CmdResult {
             private, a.protocol, x.name
         ),
     ))
+}
+
+/// A JSON array of rows with the keys in the given order (compose marshals
+/// Go structs: field order, not sorted): `(output key, row key)` pairs.
+fn json_in_field_order(rows: &[serde_json::Value], fields: &[(&str, &str)]) -> String {
+    let items: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(out, key)| format!("{}:{}", serde_json::Value::from(*out), r[*key]))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        })
+        .collect();
+    format!("[{}]\n", items.join(","))
 }

@@ -31,20 +31,23 @@ impl Compose {
         Ok(())
     }
 
+    /// Whether the object at an inspect path exists (404: no).
+    async fn exists(&self, path: &str) -> Result<bool, CmdError> {
+        match self.client.get_json(path).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn ensure_network(&self, key: String) -> Result<(), CmdError> {
         let Some(n) = self.project.networks.get(&key) else {
             return Ok(());
         };
-        let exists = match self
-            .client
-            .get_json(&format!("/networks/{}", encode(&n.name)))
-            .await
+        if self
+            .exists(&format!("/networks/{}", encode(&n.name)))
+            .await?
         {
-            Ok(_) => true,
-            Err(e) if e.is_not_found() => false,
-            Err(e) => return Err(e.into()),
-        };
-        if exists {
             return Ok(());
         }
         if n.external {
@@ -116,16 +119,10 @@ impl Compose {
         let Some(v) = self.project.volumes.get(&key) else {
             return Ok(());
         };
-        let exists = match self
-            .client
-            .get_json(&format!("/volumes/{}", encode(&v.name)))
-            .await
+        if self
+            .exists(&format!("/volumes/{}", encode(&v.name)))
+            .await?
         {
-            Ok(_) => true,
-            Err(e) if e.is_not_found() => false,
-            Err(e) => return Err(e.into()),
-        };
-        if exists {
             return Ok(());
         }
         if v.external {
