@@ -153,52 +153,37 @@ impl Compose {
     /// Removes the project's own networks (found by label, so networks of
     /// services since removed from the file go too).
     pub async fn remove_networks(&self) -> Result<(), CmdError> {
-        let q = Query::new().add("filters", labels::project_filter(&self.project.name, &[]));
-        let v = self.client.get_json(&q.path("/networks")).await?;
-        let names: Vec<String> = v
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|n| n["Name"].as_str().unwrap_or_default().to_string())
-            .collect();
-        futures_util::future::try_join_all(names.into_iter().map(|name| async move {
-            self.progress("Network", &name, "Removing");
-            match self
-                .client
-                .delete(&format!("/networks/{}", encode(&name)))
-                .await
-            {
-                Ok(_) => self.progress("Network", &name, "Removed"),
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(CmdError::from(e)),
-            }
-            Ok(())
-        }))
-        .await?;
-        Ok(())
+        self.remove_labelled("Network", "/networks", "").await
     }
 
     /// Removes the project's named volumes (by label; external ones never
     /// carry it).
     pub async fn remove_volumes(&self) -> Result<(), CmdError> {
+        self.remove_labelled("Volume", "/volumes", "/Volumes").await
+    }
+
+    /// Lists the project's objects at `path` (the array at `pointer` in the
+    /// answer) and deletes them concurrently, printing compose's progress.
+    async fn remove_labelled(&self, kind: &str, path: &str, pointer: &str) -> Result<(), CmdError> {
         let q = Query::new().add("filters", labels::project_filter(&self.project.name, &[]));
-        let v = self.client.get_json(&q.path("/volumes")).await?;
-        let names: Vec<String> = v["Volumes"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|n| n["Name"].as_str().unwrap_or_default().to_string())
-            .collect();
+        let v = self.client.get_json(&q.path(path)).await?;
+        let names: Vec<String> = v
+            .pointer(pointer)
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .map(|n| n["Name"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
         futures_util::future::try_join_all(names.into_iter().map(|name| async move {
-            self.progress("Volume", &name, "Removing");
+            self.progress(kind, &name, "Removing");
             match self
                 .client
-                .delete(&format!("/volumes/{}", encode(&name)))
+                .delete(&format!("{path}/{}", encode(&name)))
                 .await
             {
-                Ok(_) => self.progress("Volume", &name, "Removed"),
+                Ok(_) => self.progress(kind, &name, "Removed"),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(CmdError::from(e)),
             }
