@@ -416,3 +416,56 @@ fn failed_start_with_rm_removes_the_container_and_returns() {
         stdout(&ps)
     );
 }
+
+/// The command may live on a bind mount or a volume: it is looked up after
+/// the mounts, as runc does, through both CLIs and for `exec`.
+#[test]
+fn command_from_a_bind_mount_or_volume() {
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("hello.sh");
+    std::fs::write(&script, "#!/bin/sh\necho hello from $0\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bind = format!("{}:/tools:ro", dir.path().display());
+    for cli in ["pier", "docker"] {
+        let args = ["run", "--rm", "-v", &bind, "busybox", "/tools/hello.sh"];
+        let out = if cli == "pier" {
+            d.pier(&args)
+        } else {
+            d.docker(&args)
+        };
+        assert_eq!(ok(out).trim(), "hello from /tools/hello.sh", "{cli}");
+    }
+    // Found through PATH too.
+    let out = ok(d.pier(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "-e",
+        "PATH=/tools:/bin",
+        "busybox",
+        "hello.sh",
+    ]));
+    assert_eq!(out.trim(), "hello from /tools/hello.sh");
+    // A named volume filled by one container runs its script in the next.
+    ok(d.pier(&[
+        "run",
+        "--rm",
+        "-v",
+        "toolvol:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "printf '#!/bin/sh\\necho from volume\\n' > /v/t.sh && chmod +x /v/t.sh",
+    ]));
+    let out = ok(d.pier(&["run", "--rm", "-v", "toolvol:/v", "busybox", "/v/t.sh"]));
+    assert_eq!(out.trim(), "from volume");
+    // Missing on the mount: the runtime's error, still docker's exit code.
+    let out = d.pier(&["run", "--rm", "-v", &bind, "busybox", "/tools/nope"]);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    assert!(
+        stderr(&out).contains("stat /tools/nope: no such file or directory"),
+        "{out:?}"
+    );
+}

@@ -380,3 +380,110 @@ fn exec_gets_the_containers_seccomp_filter_and_capabilities() {
     }
     assert_eq!(exec_field(&d, "docker", &[], "z", "Seccomp:"), "2");
 }
+
+/// A static program that calls clone(2) with CLONE_NEWUSER and prints
+/// whether the kernel let it.
+fn clone_newuser_program(dir: &std::path::Path) -> std::path::PathBuf {
+    let src = dir.join("clone_newuser.c");
+    std::fs::write(
+        &src,
+        r#"#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+int main(void) {
+    long r = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (r == 0) _exit(0);
+    if (r < 0) { printf("refused: %s\n", strerror(errno)); return 1; }
+    waitpid(r, 0, 0);
+    printf("allowed\n");
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let bin = dir.join("clone_newuser");
+    let out = std::process::Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("cc (build-essential) is installed by scripts/lib.sh");
+    assert!(out.status.success(), "{out:?}");
+    bin
+}
+
+/// Runs the clone program in a new container with `extra` options.
+fn clone_newuser(d: &Daemon, prog: &std::path::Path, extra: &[&str]) -> String {
+    let mut args = vec!["create"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["busybox", "/clone_newuser"]);
+    let id = ok(d.pier(&args)).trim().to_string();
+    ok(d.pier(&[
+        "cp",
+        prog.to_str().unwrap(),
+        &format!("{id}:/clone_newuser"),
+    ]));
+    let out = d.pier(&["start", "-a", &id]);
+    ok(d.pier(&["rm", &id]));
+    stdout(&out).trim().to_string()
+}
+
+/// Docker's profile allows clone(2) only without namespace flags
+/// (`SCMP_CMP_MASKED_EQ`, `value` the mask, `valueTwo` the datum), so an
+/// unprivileged container cannot make a user namespace through clone either.
+#[test]
+fn default_profile_refuses_clone_into_a_new_user_namespace() {
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let prog = clone_newuser_program(dir.path());
+    assert_eq!(
+        clone_newuser(&d, &prog, &[]),
+        "refused: Operation not permitted"
+    );
+    // CAP_SYS_ADMIN lifts the argument check, as in Docker's profile.
+    assert_eq!(
+        clone_newuser(&d, &prog, &["--cap-add", "SYS_ADMIN"]),
+        "allowed"
+    );
+    assert_eq!(
+        clone_newuser(&d, &prog, &["--security-opt", "seccomp=unconfined"]),
+        "allowed"
+    );
+    // The same comparison in a user profile: refuse only CLONE_NEWUSER
+    // (0x10000000). Ordinary forks still work (busybox sh runs `cat` below).
+    let profile = dir.path().join("p.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["clone"],"action":"SCMP_ACT_ERRNO","errnoRet":13,"args":[{"index":0,"value":268435456,"valueTwo":268435456,"op":"SCMP_CMP_MASKED_EQ"}]}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    // The docker CLI reads the file and sends its contents.
+    let out = ok(d.docker(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "sh",
+        "-c",
+        "echo forked | cat",
+    ]));
+    assert_eq!(out.trim(), "forked");
+    assert_eq!(
+        clone_newuser(&d, &prog, &["--security-opt", &opt]),
+        "refused: Permission denied"
+    );
+    // exec'd processes get the same (cached) filter.
+    ok(d.pier(&["run", "-d", "--name", "e", "busybox", "sleep", "1000"]));
+    ok(d.pier(&["cp", prog.to_str().unwrap(), "e:/clone_newuser"]));
+    let o = d.pier(&["exec", "e", "/clone_newuser"]);
+    assert_eq!(stdout(&o).trim(), "refused: Operation not permitted");
+    ok(d.pier(&["rm", "-f", "e"]));
+}

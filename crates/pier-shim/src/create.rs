@@ -15,6 +15,7 @@ use crate::helper::HelperError;
 use crate::lc::{self, ChildStdio};
 use crate::overlay;
 use crate::rootfs::{clean_path, RootDir};
+use crate::seccomp_executor::{Filter, SeccompExecutor};
 
 /// What the monitor needs to know about the created container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,6 +28,12 @@ pub struct Created {
 }
 
 struct Prepared {
+    /// The bundle libcontainer gets: `bundle/` itself, or `bundle/lc/`
+    /// whose spec leaves the seccomp filter to [`SeccompExecutor`].
+    lc_bundle: PathBuf,
+    executor: Option<SeccompExecutor>,
+    /// The command, for the runtime's own not-found errors.
+    arg0: String,
     cgroup: Option<String>,
     oom_kill_disable: bool,
     console: Option<(u16, u16)>,
@@ -68,6 +75,12 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
         }
     }
 
+    let mounted: Vec<PathBuf> = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .map(|m| clean_path(&m.destination().to_string_lossy()))
+        .collect();
     let process = spec
         .process_mut()
         .as_mut()
@@ -109,7 +122,7 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
         [init, sep, cmd, ..] if init == pier_runtime::INIT_PATH && sep == "--" => cmd.clone(),
         _ => args.first().cloned().unwrap_or_default(),
     };
-    root.check_executable(&arg0, path_env.as_deref(), &cwd, &user)
+    root.check_executable(&arg0, path_env.as_deref(), &cwd, &user, &mounted)
         .map_err(refuse)?;
     process.set_env(Some(env));
 
@@ -154,12 +167,85 @@ fn prepare_spec(cfg: &ShimConfig, rootfs: &Path) -> Result<Prepared, ShimError> 
     std::fs::write(&tmp, &bytes)
         .and_then(|()| std::fs::rename(&tmp, &spec_path))
         .map_err(|e| ShimError::io(format!("writing {}", spec_path.display()), e))?;
+    let (lc_bundle, executor) = runtime_bundle(cfg, spec, rootfs)?;
     Ok(Prepared {
+        lc_bundle,
+        executor,
+        arg0,
         cgroup,
         oom_kill_disable,
         console,
         new_netns,
     })
+}
+
+/// The bundle for libcontainer. With a precompilable seccomp profile that
+/// is `bundle/lc/`: the same spec without the profile, with the capabilities
+/// the executor needs to install the cached program, and the rootfs as an
+/// absolute path. `bundle/config.json` keeps the real spec (exec reads it).
+fn runtime_bundle(
+    cfg: &ShimConfig,
+    mut spec: Spec,
+    rootfs: &Path,
+) -> Result<(PathBuf, Option<SeccompExecutor>), ShimError> {
+    let lc_dir = cfg.bundle.join("lc");
+    let profile = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().clone())
+        .filter(crate::seccomp_bpf::precompilable);
+    let Some(profile) = profile else {
+        let _ = std::fs::remove_dir_all(&lc_dir);
+        return Ok((cfg.bundle.clone(), None));
+    };
+    let filter =
+        Filter::for_profile(&cfg.runtime_root, profile).map_err(|e| ShimError::Create {
+            message: format!("failed to initialize seccomp: {e}"),
+            exit_code: 128,
+        })?;
+    let process = spec
+        .process_mut()
+        .as_mut()
+        .ok_or_else(|| ShimError::Other("config.json has no process".into()))?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let executor = SeccompExecutor::new(filter, process.capabilities().clone(), nnp);
+    process.set_capabilities(executor.widen());
+    if let Some(linux) = spec.linux_mut().as_mut() {
+        linux.set_seccomp(None);
+    }
+    if let Some(root) = spec.root_mut().as_mut() {
+        root.set_path(rootfs.to_path_buf());
+    }
+    let bytes = serde_json::to_vec(&spec)
+        .map_err(|e| ShimError::Other(format!("serialising the spec: {e}")))?;
+    std::fs::create_dir_all(&lc_dir)
+        .and_then(|()| std::fs::write(lc_dir.join("config.json"), bytes))
+        .map_err(|e| ShimError::io(format!("writing {}/config.json", lc_dir.display()), e))?;
+    Ok((lc_dir, Some(executor)))
+}
+
+/// libcontainer's create error, with runc's texts and docker's exit codes
+/// for a command it could not find or run (one on a mount, which only the
+/// runtime sees).
+fn runtime_refusal(arg0: &str, m: String) -> ShimError {
+    let (message, exit_code) = if m.contains(&format!("executable '{arg0}' not found in $PATH")) {
+        if arg0.contains('/') {
+            (
+                format!("exec: {arg0:?}: stat {arg0}: no such file or directory"),
+                127,
+            )
+        } else {
+            (
+                format!("exec: {arg0:?}: executable file not found in $PATH"),
+                127,
+            )
+        }
+    } else if m.contains(&format!("executable '{arg0}' at path")) {
+        (format!("exec: {arg0:?}: permission denied"), 126)
+    } else {
+        (m, 128)
+    };
+    ShimError::Create { message, exit_code }
 }
 
 /// Sets `lo` up in the network namespace of `pid`. Changes this process'
@@ -208,15 +294,13 @@ pub fn create(
         let prep = prepare_spec(cfg, &rootfs)?;
         let pid = lc::create(
             &cfg.id,
-            &cfg.bundle,
+            &prep.lc_bundle,
             &cfg.runtime_root,
             stdio,
             console_socket,
+            prep.executor,
         )
-        .map_err(|m| ShimError::Create {
-            message: m,
-            exit_code: 128,
-        })?;
+        .map_err(|m| runtime_refusal(&prep.arg0, m))?;
         if prep.oom_kill_disable {
             if let Some(cg) = prep.cgroup.as_deref() {
                 let dir = pier_runtime::cgroupfs::CgroupDir::new(Path::new("/sys/fs/cgroup"), cg);

@@ -19,10 +19,10 @@ use oci_spec::runtime::{Capability, LinuxCapabilitiesBuilder, Spec};
 use pier_runtime::{ExecFailure, ExecSpec};
 
 use crate::error::ShimError;
-use crate::exec_seccomp::SeccompExecutor;
 use crate::helper::{self, HelperError};
 use crate::lc::{self, ChildStdio, TenantIo};
 use crate::rootfs::{clean_path, errno_text, Refusal, RootDir};
+use crate::seccomp_executor::{Filter, SeccompExecutor};
 
 /// One exec process and its stdio.
 pub struct ExecProc {
@@ -208,7 +208,8 @@ fn start_tenant(
         env.push(format!("HOME={}", user.home));
     }
     let path_env = env.iter().rev().find_map(|e| e.strip_prefix("PATH="));
-    root.check_executable(&spec.args[0], path_env, &cwd, &user)
+    // The container's root in /proc has its mounts: nothing is left out.
+    root.check_executable(&spec.args[0], path_env, &cwd, &user, &[])
         .map_err(refuse)?;
 
     let bundle_spec = Spec::load(t.bundle.join("config.json"))
@@ -244,14 +245,23 @@ fn start_tenant(
         process.set_capabilities(Some(caps));
     }
     // Docker filters exec'd processes with the container's profile too.
-    let executor = bundle_spec
+    let executor = match bundle_spec
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().clone())
-        .map(|profile| {
+    {
+        Some(profile) => {
+            let filter = Filter::for_profile(t.runtime_root, profile)
+                .map_err(|e| HelperError::new(format!("seccomp: {e}"), 126))?;
             let nnp = process.no_new_privileges().unwrap_or(false);
-            SeccompExecutor::new(profile, process.capabilities().clone(), nnp)
-        });
+            Some(SeccompExecutor::new(
+                filter,
+                process.capabilities().clone(),
+                nnp,
+            ))
+        }
+        None => None,
+    };
     if let Some(x) = &executor {
         process.set_capabilities(x.widen());
     }

@@ -8,6 +8,8 @@ use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container;
 use libcontainer::syscall::syscall::SyscallType;
 
+use crate::seccomp_executor::SeccompExecutor;
+
 /// The error with its chain of causes, `a: b: c`.
 pub fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -37,6 +39,7 @@ pub fn create(
     runtime_root: &Path,
     stdio: Option<ChildStdio>,
     console_socket: Option<PathBuf>,
+    executor: Option<SeccompExecutor>,
 ) -> Result<i32, String> {
     std::fs::create_dir_all(runtime_root)
         .map_err(|e| format!("creating {}: {e}", runtime_root.display()))?;
@@ -51,6 +54,9 @@ pub fn create(
             .with_stdin(io.stdin)
             .with_stdout(io.stdout)
             .with_stderr(io.stderr);
+    }
+    if let Some(x) = executor {
+        b = b.with_executor(x);
     }
     let c = b
         .as_init(bundle)
@@ -100,7 +106,7 @@ pub fn exec(
     id: &str,
     process_json: &Path,
     io: TenantIo,
-    executor: Option<crate::exec_seccomp::SeccompExecutor>,
+    executor: Option<SeccompExecutor>,
 ) -> Result<i32, String> {
     let mut b = ContainerBuilder::new(id.to_string(), SyscallType::default())
         .with_root_path(runtime_root)

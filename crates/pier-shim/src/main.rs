@@ -19,7 +19,6 @@
 mod create;
 mod error;
 mod exec;
-mod exec_seccomp;
 mod helper;
 mod jsonlog;
 mod lc;
@@ -28,6 +27,8 @@ mod memory;
 mod monitor;
 mod overlay;
 mod rootfs;
+mod seccomp_bpf;
+mod seccomp_executor;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;

@@ -351,13 +351,17 @@ impl RootDir {
     /// `exec: "foo": executable file not found in $PATH` (127),
     /// `exec: "/foo": stat /foo: no such file or directory` (127),
     /// `exec: "/etc": permission denied` (126).
+    /// Paths under `mounted` (mount points the runtime has yet to mount:
+    /// volumes, binds, tmpfs) are left to the runtime to find.
     pub fn check_executable(
         &self,
         arg0: &str,
         path_env: Option<&str>,
         cwd: &str,
         user: &ExecUser,
+        mounted: &[PathBuf],
     ) -> Result<(), Refusal> {
+        let later = |p: &Path| mounted.iter().any(|m| p.starts_with(m));
         let not_found = || {
             Refusal::new(
                 format!("exec: {arg0:?}: executable file not found in $PATH"),
@@ -380,6 +384,7 @@ impl RootDir {
             if ["/proc", "/sys", "/dev"]
                 .iter()
                 .any(|k| full.starts_with(k))
+                || later(&full)
             {
                 return Ok(());
             }
@@ -403,6 +408,9 @@ impl RootDir {
         for dir in path_env.unwrap_or("").split(':') {
             let dir = if dir.is_empty() { "." } else { dir };
             let cand = clean_path(&absolute(&format!("{dir}/{arg0}")));
+            if later(&cand) {
+                return Ok(());
+            }
             if let Ok(true) = self.is_executable(&cand.to_string_lossy(), user) {
                 return Ok(());
             }
@@ -514,14 +522,16 @@ mod tests {
             home: "/".into(),
         };
         let path = Some("/usr/bin:/bin");
-        rd.check_executable("tool", path, "/", &root_user).unwrap();
-        rd.check_executable("link", path, "/", &root_user).unwrap();
-        rd.check_executable("/bin/tool", path, "/", &root_user)
+        rd.check_executable("tool", path, "/", &root_user, &[])
             .unwrap();
-        rd.check_executable("../bin/tool", path, "/etc", &root_user)
+        rd.check_executable("link", path, "/", &root_user, &[])
+            .unwrap();
+        rd.check_executable("/bin/tool", path, "/", &root_user, &[])
+            .unwrap();
+        rd.check_executable("../bin/tool", path, "/etc", &root_user, &[])
             .unwrap();
         let e = rd
-            .check_executable("foo", path, "/", &root_user)
+            .check_executable("foo", path, "/", &root_user, &[])
             .unwrap_err();
         assert_eq!(
             e.message,
@@ -529,20 +539,20 @@ mod tests {
         );
         assert_eq!(e.exit_code, 127);
         let e = rd
-            .check_executable("data", path, "/", &root_user)
+            .check_executable("data", path, "/", &root_user, &[])
             .unwrap_err();
         assert_eq!(e.exit_code, 127);
         let e = rd
-            .check_executable("/etc", path, "/", &root_user)
+            .check_executable("/etc", path, "/", &root_user, &[])
             .unwrap_err();
         assert_eq!(e.message, "exec: \"/etc\": permission denied");
         assert_eq!(e.exit_code, 126);
         let e = rd
-            .check_executable("/bin/data", path, "/", &root_user)
+            .check_executable("/bin/data", path, "/", &root_user, &[])
             .unwrap_err();
         assert_eq!(e.exit_code, 126);
         let e = rd
-            .check_executable("/nope", path, "/", &root_user)
+            .check_executable("/nope", path, "/", &root_user, &[])
             .unwrap_err();
         assert_eq!(
             e.message,
@@ -550,9 +560,18 @@ mod tests {
         );
         assert_eq!(e.exit_code, 127);
         let e = rd
-            .check_executable("tool", None, "/", &root_user)
+            .check_executable("tool", None, "/", &root_user, &[])
             .unwrap_err();
         assert_eq!(e.exit_code, 127);
+        // On a volume or bind the runtime mounts later: the runtime finds it.
+        let vol = [PathBuf::from("/data")];
+        rd.check_executable("/data/run.sh", path, "/", &root_user, &vol)
+            .unwrap();
+        rd.check_executable("run.sh", Some("/data"), "/", &root_user, &vol)
+            .unwrap();
+        assert!(rd
+            .check_executable("/datas/run.sh", path, "/", &root_user, &vol)
+            .is_err());
 
         rd.mkdir_all("/work/a/../b/c").unwrap();
         assert!(root.join("work/b/c").is_dir());
