@@ -469,3 +469,35 @@ fn command_from_a_bind_mount_or_volume() {
         "{out:?}"
     );
 }
+
+/// `--rm` containers get a `volatile` overlay (their files are thrown away,
+/// so unmounting skips the sync of the host filesystem); they still restart
+/// and copy files like any other container.
+#[test]
+fn rm_containers_use_a_volatile_overlay_and_still_restart() {
+    let d = Daemon::start();
+    let root_opts = |args: &[&str]| {
+        let mut a = vec!["run"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["busybox", "sh", "-c", "grep ' / / ' /proc/self/mountinfo"]);
+        ok(d.pier(&a))
+    };
+    assert!(root_opts(&["--rm"]).contains("volatile"));
+    let kept = root_opts(&["--name", "kept"]);
+    assert!(!kept.contains("volatile"), "{kept}");
+    ok(d.pier(&["rm", "kept"]));
+
+    ok(d.pier(&[
+        "run", "-d", "--rm", "--name", "r", "busybox", "sleep", "1000",
+    ]));
+    ok(d.pier(&["exec", "r", "sh", "-c", "echo one > /data"]));
+    // Restarting mounts the same upper dir again: the mark the volatile
+    // mount left must not block it.
+    ok(d.docker(&["restart", "-t", "0", "r"]));
+    assert_eq!(ok(d.pier(&["exec", "r", "cat", "/data"])).trim(), "one");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("data");
+    ok(d.pier(&["cp", "r:/data", dest.to_str().unwrap()]));
+    assert_eq!(std::fs::read_to_string(&dest).unwrap().trim(), "one");
+    ok(d.pier(&["rm", "-f", "r"]));
+}

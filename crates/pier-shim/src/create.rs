@@ -289,7 +289,7 @@ pub fn create(
         crate::helper::dup_onto(&null, 1);
     }
     let rootfs = rootfs_dir(&cfg.bundle);
-    overlay::mount_rootfs(&cfg.rootfs, &cfg.bundle, &rootfs)?;
+    overlay::mount_rootfs(&cfg.rootfs, &cfg.bundle, &rootfs, cfg.ephemeral)?;
     let res = (|| {
         let prep = prepare_spec(cfg, &rootfs)?;
         let pid = lc::create(

@@ -133,11 +133,14 @@ pub async fn restart(
     signal_name: Option<&str>,
     timeout: Option<i64>,
 ) -> Result<(), ContainerError> {
-    match stop(c, signal_name, timeout).await {
-        Ok(()) | Err(ContainerError::NotModified) => {}
-        Err(e) => return Err(e),
-    }
-    super::lifecycle::start(d, c).await
+    c.lock().manual_restart = true;
+    let stopped = stop(c, signal_name, timeout).await;
+    let res = match stopped {
+        Ok(()) | Err(ContainerError::NotModified) => super::lifecycle::start(d, c).await,
+        Err(e) => Err(e),
+    };
+    c.lock().manual_restart = false;
+    res
 }
 
 /// `DELETE /containers/{id}`: refuses a running container unless `force`

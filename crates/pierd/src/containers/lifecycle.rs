@@ -555,7 +555,7 @@ pub async fn on_exit(
         st.exit_code = code;
         st.oom_killed = oom;
         st.finished_at = Some(finished);
-        g.rec.auto_remove()
+        g.rec.auto_remove() && !g.manual_restart
     };
     tracing::info!(id = %c.id, code, "container exited");
     super::mounts::on_stop(d, &c.snapshot());

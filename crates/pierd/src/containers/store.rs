@@ -51,6 +51,9 @@ pub struct Inner {
     /// (its connection hit EOF): it still deletes the libcontainer state,
     /// so the next start of this container waits for it.
     pub retiring: Option<watch::Receiver<bool>>,
+    /// `docker restart` is stopping the container: its exit must not
+    /// trigger AutoRemove (dockerd's `HasBeenManuallyRestarted`).
+    pub manual_restart: bool,
 }
 
 pub struct Container {
@@ -83,6 +86,7 @@ impl Container {
                 pending: Vec::new(),
                 removing: false,
                 retiring: None,
+                manual_restart: false,
             }),
             lifecycle: watch::Sender::new(life),
             op: tokio::sync::Mutex::new(()),
