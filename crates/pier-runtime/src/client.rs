@@ -38,6 +38,7 @@ pub async fn launch_shim(
     shim_json: &Path,
 ) -> Result<Launched, RuntimeError> {
     cfg.validate()?;
+    crate::attach_warm::warm();
     let t0 = std::time::Instant::now();
     let mut child = tokio::process::Command::new(shim_bin)
         .arg(shim_json)

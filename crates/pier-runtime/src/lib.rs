@@ -11,6 +11,7 @@
 //!
 //! The wire format and file formats are fixed in `docs/CONTRACTS.md`.
 
+pub mod attach_warm;
 pub mod cgroupfs;
 mod client;
 mod config;

@@ -35,6 +35,9 @@ pub async fn create(
     name: Option<&str>,
     body: ContainerCreateBody,
 ) -> Result<Created, ContainerError> {
+    // `docker run` starts it next: the first, slow cgroup migration can
+    // happen meanwhile.
+    pier_runtime::attach_warm::warm();
     // Name errors first: they do not depend on the image.
     if let Some(n) = name.filter(|n| !n.is_empty()) {
         super::names::validate(n)?;

@@ -85,6 +85,8 @@ async fn launch(
     ),
     ExecFailure,
 > {
+    // The exec's process joins the container's cgroups.
+    pier_runtime::attach_warm::warm();
     let spec = spec_for(&r.exec, &r.container, Some(r.tty));
     let fail = |error: String| ExecFailure {
         error,
