@@ -54,13 +54,22 @@ pub async fn launch_connected(
     start_plan: &StartPlan,
 ) -> Result<u32, RuntimeError> {
     let shim_json = dir.join("shim.json");
-    let launch = runtime::launch(&d.shim_path, shim_cfg, &shim_json);
     let (launched, connected) = match &own_netns {
         Some(ns) => {
             let ns = ns.netns_ref();
+            // Its own task: wiring the network runs stretches of synchronous
+            // work (IPAM, state files) that would otherwise hold back the
+            // shim's spawn on this task.
+            let (bin, cfg, json) = (d.shim_path.clone(), shim_cfg.clone(), shim_json.clone());
+            let launch = tokio::spawn(async move { runtime::launch(&bin, &cfg, &json).await });
+            let launch = async {
+                launch
+                    .await
+                    .unwrap_or_else(|e| Err(RuntimeError::Shim(format!("launch task: {e}"))))
+            };
             tokio::join!(launch, connect_at_start(d, rec, dir, &ns, start_plan))
         }
-        None => match launch.await {
+        None => match runtime::launch(&d.shim_path, shim_cfg, &shim_json).await {
             Ok(pid) => {
                 let ns = NetnsRef::Pid(pid);
                 let connected = connect_at_start(d, rec, dir, &ns, start_plan).await;
