@@ -4,7 +4,7 @@
 //! `Platform`) computed from `GET /containers/json` entries exactly as
 //! docker's `formatter.ContainerContext` does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value as Json;
 
@@ -241,12 +241,68 @@ impl Fields {
 
 /// One `docker ps` row as a template value, from a JSON entry.
 pub fn context(c: &Json, trunc: bool) -> Value {
-    row(&Summary::from_value(c), trunc, Fields::ALL)
+    Rows::new(trunc, Fields::ALL).row(&Summary::from_value(c))
 }
 
-/// One `docker ps` row as a template value with the given `fields` (the
-/// others are left out: the template cannot read them).
-pub fn row(c: &Summary, trunc: bool, fields: Fields) -> Value {
+/// Builds the rows of one listing, remembering what repeats from row to
+/// row (most containers share an image; many were created the same second).
+pub struct Rows {
+    trunc: bool,
+    fields: Fields,
+    /// (Image, ImageID) → the `Image` column.
+    images: HashMap<(String, String), String>,
+    /// Created → `RunningFor`.
+    ages: HashMap<i64, String>,
+}
+
+impl Rows {
+    /// Rows with only the given `fields` (the others are left out: the
+    /// template cannot read them).
+    pub fn new(trunc: bool, fields: Fields) -> Self {
+        Self {
+            trunc,
+            fields,
+            images: HashMap::new(),
+            ages: HashMap::new(),
+        }
+    }
+
+    /// One `docker ps` row as a template value.
+    pub fn row(&mut self, c: &Summary) -> Value {
+        let image = if self.fields.has("Image") {
+            let key = (c.image.to_string(), c.image_id.to_string());
+            let trunc = self.trunc;
+            Some(
+                self.images
+                    .entry(key)
+                    .or_insert_with(|| image(c, trunc))
+                    .clone(),
+            )
+        } else {
+            None
+        };
+        let running_for = if self.fields.has("RunningFor") {
+            let created = c.created;
+            Some(
+                self.ages
+                    .entry(created)
+                    .or_insert_with(|| since(created))
+                    .clone(),
+            )
+        } else {
+            None
+        };
+        row(c, self.trunc, self.fields, image, running_for)
+    }
+}
+
+fn row(
+    c: &Summary,
+    trunc: bool,
+    fields: Fields,
+    image: Option<String>,
+    running_for: Option<String>,
+) -> Value {
     let mut o = Object::new(ObjKind::Struct, "*formatter.ContainerContext");
     o.fields.reserve(FIELD_NAMES.len());
     let mut add = |name: &str, value: &dyn Fn() -> Value| {
@@ -269,7 +325,7 @@ pub fn row(c: &Summary, trunc: bool, fields: Fields) -> Value {
             c.id.to_string()
         })
     });
-    add("Image", &|| Value::from(image(c, trunc)));
+    add("Image", &|| Value::from(image.clone().unwrap_or_default()));
     add("Labels", &|| {
         let list: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         Value::from(list.join(","))
@@ -313,7 +369,9 @@ pub fn row(c: &Summary, trunc: bool, fields: Fields) -> Value {
         None => Value::Nil,
     });
     add("Ports", &|| Value::from(ports_text(&c.ports)));
-    add("RunningFor", &|| Value::from(since(c.created)));
+    add("RunningFor", &|| {
+        Value::from(running_for.clone().unwrap_or_default())
+    });
     add("Size", &|| {
         let srw = pier_api::human::human_size_precision(c.size_rw as f64, 3);
         Value::from(if c.size_root_fs > 0 {
@@ -417,8 +475,12 @@ mod tests {
             let tmpl = Template::parse(&fmt.text).unwrap();
             let fields = Fields::used_by(&tmpl);
             for trunc in [true, false] {
-                let all = render(&fmt, &header(), &[row(&summary, trunc, Fields::ALL)]);
-                let some = render(&fmt, &header(), &[row(&summary, trunc, fields)]);
+                let all = render(
+                    &fmt,
+                    &header(),
+                    &[Rows::new(trunc, Fields::ALL).row(&summary)],
+                );
+                let some = render(&fmt, &header(), &[Rows::new(trunc, fields).row(&summary)]);
                 assert_eq!(format!("{all:?}"), format!("{some:?}"), "{src}");
             }
         }

@@ -69,11 +69,8 @@ pub async fn run(ctx: &Ctx, a: PsArgs) -> CmdResult {
     let fmt = Format::new(&format_text);
     let tmpl = Template::parse(&fmt.text).map_err(format::FormatError::from)?;
     // Only the fields the template reads are computed for each row.
-    let fields = container::Fields::used_by(&tmpl);
-    let rows: Vec<_> = items
-        .iter()
-        .map(|c| container::row(c, trunc, fields))
-        .collect();
+    let mut rows = container::Rows::new(trunc, container::Fields::used_by(&tmpl));
+    let rows: Vec<_> = items.iter().map(|c| rows.row(c)).collect();
     let out = format::render_with(&fmt, &tmpl, &container::header(), &rows)?;
     print_rendered(&out);
     Ok(())
