@@ -15,7 +15,7 @@ mod tls;
 mod tty;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use cli::{BuilderCmd, Cli, Cmd, ContainerCmd, ImageCmd, SystemCmd};
 use commands::{container, image, system, CmdError, CmdResult, Ctx, BIN};
@@ -43,11 +43,11 @@ fn main() {
 }
 
 fn real_main(argv: &[String]) -> Result<(), CmdError> {
-    let cli = match Cli::try_parse_from(argv) {
+    let cli = match cli::fast::parse(argv) {
         Ok(c) => c,
         Err(e) => return Err(clap_error(e, argv)),
     };
-    if cli.version {
+    if cli.global.version {
         output::outln(&format!(
             "Pier version {}, build {}",
             env!("CARGO_PKG_VERSION"),
@@ -55,7 +55,7 @@ fn real_main(argv: &[String]) -> Result<(), CmdError> {
         ));
         return Ok(());
     }
-    if let Some(dir) = &cli.config {
+    if let Some(dir) = &cli.global.config {
         config::set_dir(dir);
     }
     let Some(cmd) = cli.cmd else {
@@ -63,23 +63,23 @@ fn real_main(argv: &[String]) -> Result<(), CmdError> {
         return Ok(());
     };
     let tls = tls::TlsOptions {
-        tls: cli.tls,
-        verify: cli.tlsverify,
-        ca: cli.tlscacert.clone(),
-        cert: cli.tlscert.clone(),
-        key: cli.tlskey.clone(),
+        tls: cli.global.tls,
+        verify: cli.global.tlsverify,
+        ca: cli.global.tlscacert.clone(),
+        cert: cli.global.tlscert.clone(),
+        key: cli.global.tlskey.clone(),
     }
     .resolve();
-    if cli.host.len() > 1 {
+    if cli.global.host.len() > 1 {
         return Err(client::ClientError::TooManyHosts.into());
     }
-    let client =
-        client::Client::new(cli.host.first().map(String::as_str), &tls).map_err(CmdError::from)?;
+    let client = client::Client::new(cli.global.host.first().map(String::as_str), &tls)
+        .map_err(CmdError::from)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CmdError::new(1, e.to_string()))?;
-    rt.block_on(dispatch(client, cmd, cli.debug))
+    rt.block_on(dispatch(client, cmd, cli.global.debug))
 }
 
 fn ctx(client: &client::Client, path: &[&'static str], debug: bool) -> Ctx {
@@ -473,6 +473,7 @@ fn clap_error(e: clap::Error, argv: &[String]) -> CmdError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     fn err(args: &[&str]) -> CmdError {
         let argv: Vec<String> = std::iter::once("pier")

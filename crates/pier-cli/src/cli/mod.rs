@@ -7,9 +7,10 @@
 mod args;
 mod build_args;
 mod compose_args;
+pub mod fast;
 mod ops_args;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 pub use args::*;
 pub use build_args::*;
@@ -25,6 +26,16 @@ pub use ops_args::*;
     subcommand_required = false
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+/// The flags before the command (`pier -H unix:///x ps`). Their own struct so
+/// that [`fast::parse`] can build the root command without every verb.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
     /// Daemon socket to connect to
     #[arg(short = 'H', long = "host", value_name = "list")]
     pub host: Vec<String>,
@@ -58,8 +69,6 @@ pub struct Cli {
     /// Print version information and quit
     #[arg(short = 'v', long)]
     pub version: bool,
-    #[command(subcommand)]
-    pub cmd: Option<Cmd>,
 }
 
 #[derive(Debug, Subcommand)]

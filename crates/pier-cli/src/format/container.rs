@@ -4,12 +4,14 @@
 //! `Platform`) computed from `GET /containers/json` entries exactly as
 //! docker's `formatter.ContainerContext` does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value as Json;
 
+use super::container_json::Port;
+pub use super::container_json::Summary;
 use super::template::printf::quote;
-use super::template::{method, ObjKind, Object, Value};
+use super::template::{method, ObjKind, Object, Template, Value};
 use super::{ellipsis, gotime, since, truncate_id};
 use crate::reference;
 
@@ -69,42 +71,29 @@ pub fn header() -> Value {
     ])
 }
 
-fn s<'a>(c: &'a Json, k: &str) -> &'a str {
-    c.get(k).and_then(Json::as_str).unwrap_or_default()
-}
-
-fn i(c: &Json, k: &str) -> i64 {
-    c.get(k).and_then(Json::as_i64).unwrap_or_default()
-}
-
 /// `Names` with the `/` prefix stripped; with truncation, only the first
 /// name that is not a legacy link alias.
-pub fn names(c: &Json, trunc: bool) -> String {
-    let mut names: Vec<String> = c
-        .get("Names")
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Json::as_str)
-                .map(|n| n.get(1..).unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+fn names(c: &Summary, trunc: bool) -> String {
+    let names: Vec<&str> = c
+        .names
+        .iter()
+        .map(|n| n.get(1..).unwrap_or_default())
+        .collect();
     if trunc {
         if let Some(n) = names.iter().find(|n| !n.contains('/')) {
-            names = vec![n.clone()];
+            return n.to_string();
         }
     }
     names.join(",")
 }
 
-fn image(c: &Json, trunc: bool) -> String {
-    let img = s(c, "Image");
+fn image(c: &Summary, trunc: bool) -> String {
+    let img = &*c.image;
     if img.is_empty() {
         return "<no image>".into();
     }
     if trunc {
-        let short = truncate_id(s(c, "ImageID"));
+        let short = truncate_id(&c.image_id);
         if short == truncate_id(img) {
             return short;
         }
@@ -115,60 +104,43 @@ fn image(c: &Json, trunc: bool) -> String {
     img.to_string()
 }
 
-fn labels_map(c: &Json) -> BTreeMap<String, String> {
-    c.get("Labels")
-        .and_then(Json::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-struct Port {
-    ip: String,
-    private: u16,
-    public: u16,
-    typ: String,
+/// `formatter.DisplayablePorts` of `Ports` entries as JSON.
+pub fn displayable_ports(ports: &[Json]) -> String {
+    let ports: Vec<Port> = ports.iter().map(Port::from_value).collect();
+    ports_text(&ports)
 }
 
 /// `formatter.DisplayablePorts`.
-pub fn displayable_ports(ports: &[Json]) -> String {
-    let mut ports: Vec<Port> = ports
+fn ports_text(ports: &[Port]) -> String {
+    let mut ports: Vec<(&str, u16, u16, &str)> = ports
         .iter()
-        .map(|p| Port {
-            ip: s(p, "IP").to_string(),
-            private: i(p, "PrivatePort") as u16,
-            public: i(p, "PublicPort") as u16,
-            typ: s(p, "Type").to_string(),
-        })
+        .map(|p| (&*p.ip, p.private_port as u16, p.public_port as u16, &*p.typ))
         .collect();
+    // By private port, IP, public port, type.
     ports.sort_by(|a, b| {
-        a.private
-            .cmp(&b.private)
-            .then_with(|| a.ip.cmp(&b.ip))
-            .then_with(|| a.public.cmp(&b.public))
-            .then_with(|| a.typ.cmp(&b.typ))
+        a.1.cmp(&b.1)
+            .then_with(|| a.0.cmp(b.0))
+            .then_with(|| a.2.cmp(&b.2))
+            .then_with(|| a.3.cmp(b.3))
     });
     let mut groups: BTreeMap<String, (u16, u16)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut result = Vec::new();
     let mut host_mappings = Vec::new();
-    for p in &ports {
-        let current = p.private;
-        let mut key = p.typ.clone();
-        if !p.ip.is_empty() {
-            if p.public != current {
+    for &(ip, private, public, typ) in &ports {
+        let current = private;
+        let mut key = typ.to_string();
+        if !ip.is_empty() {
+            if public != current {
                 host_mappings.push(format!(
                     "{}->{}/{}",
-                    join_host_port(&p.ip, &p.public.to_string()),
-                    p.private,
-                    p.typ
+                    join_host_port(ip, &public.to_string()),
+                    private,
+                    typ
                 ));
                 continue;
             }
-            key = format!("{}/{}", p.ip, p.typ);
+            key = format!("{ip}/{typ}");
         }
         match groups.get_mut(&key) {
             None => {
@@ -216,99 +188,211 @@ fn form_group(key: &str, start: u16, last: u16) -> String {
     format!("{group}/{typ}")
 }
 
-/// One `docker ps` row as a template value.
+/// The context's fields and methods a template can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields(u32);
+
+/// In the order of the context's fields (sorted: `{{json .}}` marshals
+/// them as a sorted map), then its `Label` method.
+const FIELD_NAMES: [&str; 16] = [
+    "Command",
+    "CreatedAt",
+    "ID",
+    "Image",
+    "Labels",
+    "LocalVolumes",
+    "Mounts",
+    "Names",
+    "Networks",
+    "Platform",
+    "Ports",
+    "RunningFor",
+    "Size",
+    "State",
+    "Status",
+    "Label",
+];
+
+impl Fields {
+    pub const ALL: Fields = Fields(u32::MAX);
+
+    /// What `tmpl` can read: the fields it names, or all of them when it
+    /// can reach the whole context (`{{json .}}`, `{{.}}`, `$`).
+    pub fn used_by(tmpl: &Template) -> Fields {
+        match tmpl.field_names() {
+            None => Fields::ALL,
+            Some(names) => Fields(
+                FIELD_NAMES
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| names.contains(**f))
+                    .fold(0, |bits, (i, _)| bits | 1 << i),
+            ),
+        }
+    }
+
+    fn has(self, name: &str) -> bool {
+        FIELD_NAMES
+            .iter()
+            .position(|f| *f == name)
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+}
+
+/// One `docker ps` row as a template value, from a JSON entry.
 pub fn context(c: &Json, trunc: bool) -> Value {
-    let id = s(c, "Id");
-    let labels = labels_map(c);
-    let command = s(c, "Command");
-    let command = if trunc {
-        ellipsis(command, 20)
-    } else {
-        command.to_string()
+    Rows::new(trunc, Fields::ALL).row(&Summary::from_value(c))
+}
+
+/// Builds the rows of one listing, remembering what repeats from row to
+/// row (most containers share an image; many were created the same second).
+pub struct Rows {
+    trunc: bool,
+    fields: Fields,
+    /// (Image, ImageID) → the `Image` column.
+    images: HashMap<(String, String), String>,
+    /// Created → `RunningFor`.
+    ages: HashMap<i64, String>,
+}
+
+impl Rows {
+    /// Rows with only the given `fields` (the others are left out: the
+    /// template cannot read them).
+    pub fn new(trunc: bool, fields: Fields) -> Self {
+        Self {
+            trunc,
+            fields,
+            images: HashMap::new(),
+            ages: HashMap::new(),
+        }
+    }
+
+    /// One `docker ps` row as a template value.
+    pub fn row(&mut self, c: &Summary) -> Value {
+        let image = if self.fields.has("Image") {
+            let key = (c.image.to_string(), c.image_id.to_string());
+            let trunc = self.trunc;
+            Some(
+                self.images
+                    .entry(key)
+                    .or_insert_with(|| image(c, trunc))
+                    .clone(),
+            )
+        } else {
+            None
+        };
+        let running_for = if self.fields.has("RunningFor") {
+            let created = c.created;
+            Some(
+                self.ages
+                    .entry(created)
+                    .or_insert_with(|| since(created))
+                    .clone(),
+            )
+        } else {
+            None
+        };
+        row(c, self.trunc, self.fields, image, running_for)
+    }
+}
+
+fn row(
+    c: &Summary,
+    trunc: bool,
+    fields: Fields,
+    image: Option<String>,
+    running_for: Option<String>,
+) -> Value {
+    let mut o = Object::new(ObjKind::Struct, "*formatter.ContainerContext");
+    o.fields.reserve(FIELD_NAMES.len());
+    let mut add = |name: &str, value: &dyn Fn() -> Value| {
+        if fields.has(name) {
+            o.fields.push((name.to_string(), value()));
+        }
     };
-    let size_rw = i(c, "SizeRw");
-    let size_root = i(c, "SizeRootFs");
-    let srw = pier_api::human::human_size_precision(size_rw as f64, 3);
-    let size = if size_root > 0 {
-        format!(
-            "{srw} (virtual {})",
-            pier_api::human::human_size_precision(size_root as f64, 3)
-        )
-    } else {
-        srw
-    };
-    let mounts: Vec<&Json> = c
-        .get("Mounts")
-        .and_then(Json::as_array)
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    let mount_names: Vec<String> = mounts
-        .iter()
-        .map(|m| {
-            let name = if s(m, "Name").is_empty() {
-                s(m, "Source")
-            } else {
-                s(m, "Name")
-            };
-            if trunc {
-                ellipsis(name, 15)
-            } else {
-                name.to_string()
-            }
+    add("Command", &|| {
+        if trunc {
+            Value::from(quote(&ellipsis(&c.command, 20)))
+        } else {
+            Value::from(quote(&c.command))
+        }
+    });
+    add("CreatedAt", &|| Value::from(gotime::unix_string(c.created)));
+    add("ID", &|| {
+        Value::from(if trunc {
+            truncate_id(&c.id)
+        } else {
+            c.id.to_string()
         })
-        .collect();
-    let local_volumes = mounts.iter().filter(|m| s(m, "Driver") == "local").count();
-    let networks: Vec<String> = c
-        .pointer("/NetworkSettings/Networks")
-        .and_then(Json::as_object)
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    let platform = c
-        .pointer("/ImageManifestDescriptor/platform")
-        .and_then(Json::as_object)
-        .map(|p| {
-            let g = |k: &str| p.get(k).and_then(Json::as_str).unwrap_or_default();
-            let mut f = format!("{}/{}", g("os"), g("architecture"));
-            if !g("variant").is_empty() {
-                f = format!("{f}/{}", g("variant"));
+    });
+    add("Image", &|| Value::from(image.clone().unwrap_or_default()));
+    add("Labels", &|| {
+        let list: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        Value::from(list.join(","))
+    });
+    add("LocalVolumes", &|| {
+        let local = c.mounts.iter().filter(|m| m.driver == "local").count();
+        Value::from(local.to_string())
+    });
+    add("Mounts", &|| {
+        let names: Vec<String> = c
+            .mounts
+            .iter()
+            .map(|m| {
+                let name = if m.name.is_empty() {
+                    &m.source
+                } else {
+                    &m.name
+                };
+                if trunc {
+                    ellipsis(name, 15)
+                } else {
+                    name.to_string()
+                }
+            })
+            .collect();
+        Value::from(names.join(","))
+    });
+    add("Names", &|| Value::from(names(c, trunc)));
+    add("Networks", &|| {
+        let names: Vec<&str> = c.networks.iter().map(|n| &**n).collect();
+        Value::from(names.join(","))
+    });
+    add("Platform", &|| match &c.platform {
+        Some(p) => {
+            let mut f = format!("{}/{}", p.os, p.architecture);
+            if !p.variant.is_empty() {
+                f = format!("{f}/{}", p.variant);
             }
             Value::from(f)
+        }
+        None => Value::Nil,
+    });
+    add("Ports", &|| Value::from(ports_text(&c.ports)));
+    add("RunningFor", &|| {
+        Value::from(running_for.clone().unwrap_or_default())
+    });
+    add("Size", &|| {
+        let srw = pier_api::human::human_size_precision(c.size_rw as f64, 3);
+        Value::from(if c.size_root_fs > 0 {
+            format!(
+                "{srw} (virtual {})",
+                pier_api::human::human_size_precision(c.size_root_fs as f64, 3)
+            )
+        } else {
+            srw
         })
-        .unwrap_or(Value::Nil);
-    let label_list: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let ports = c
-        .get("Ports")
-        .and_then(Json::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let created = i(c, "Created");
-
-    // Fields in sorted order: `{{json .}}` marshals them as a sorted map.
-    let mut o = Object::new(ObjKind::Struct, "*formatter.ContainerContext")
-        .with("Command", quote(&command))
-        .with("CreatedAt", gotime::unix_string(created))
-        .with(
-            "ID",
-            if trunc {
-                truncate_id(id)
-            } else {
-                id.to_string()
-            },
-        )
-        .with("Image", image(c, trunc))
-        .with("Labels", label_list.join(","))
-        .with("LocalVolumes", local_volumes.to_string())
-        .with("Mounts", mount_names.join(","))
-        .with("Names", names(c, trunc))
-        .with("Networks", networks.join(","))
-        .with("Platform", platform)
-        .with("Ports", displayable_ports(&ports))
-        .with("RunningFor", since(created))
-        .with("Size", size)
-        .with("State", s(c, "State"))
-        .with("Status", s(c, "Status"))
-        .method(
-            "Label",
+    });
+    add("State", &|| Value::from(&*c.state));
+    add("Status", &|| Value::from(&*c.status));
+    if fields.has("Label") {
+        let labels: BTreeMap<String, String> = c
+            .labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        o.methods.push((
+            "Label".to_string(),
             method(move |a| {
                 if a.len() != 1 {
                     return Err(super::template::funcs::arity_error("Label", 1, a.len()));
@@ -316,7 +400,8 @@ pub fn context(c: &Json, trunc: bool) -> Value {
                 let k = a.first().and_then(Value::as_str).unwrap_or_default();
                 Ok(Value::from(labels.get(k).cloned().unwrap_or_default()))
             }),
-        );
+        ));
+    }
     o.escape_html = true;
     Value::from(o)
 }
@@ -364,6 +449,45 @@ mod tests {
         let no_trunc = context(&sample(), false);
         let out = render(&Format::new("{{.Command}}"), &header(), &[no_trunc]).unwrap();
         assert_eq!(out, "\"sh -c 'echo out; echo err >&2; sleep 30'\"\n");
+    }
+
+    /// Leaving out the fields a template does not read changes nothing.
+    #[test]
+    fn rows_with_only_the_used_fields_render_alike() {
+        let mut c = sample();
+        c["Ports"] =
+            json!([{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}]);
+        c["Mounts"] = json!([{"Name": "data", "Driver": "local"}]);
+        c["ImageManifestDescriptor"] =
+            json!({"platform": {"os": "linux", "architecture": "amd64"}});
+        let summary = Summary::from_value(&c);
+        for src in [
+            DEFAULT_TABLE,
+            "table {{.ID}}\t{{.Label \"tier\"}}\t{{.Mounts}}",
+            "json",
+            "{{.Names}} {{.Size}} {{.Platform}} {{.LocalVolumes}} {{.Networks}}",
+            "{{.CreatedAt}} {{.State}} {{if .Labels}}{{.Labels}}{{end}}",
+            "{{.}}",
+            "{{.Nope}}",
+            "{{.Label}}",
+        ] {
+            let fmt = Format::new(src);
+            let tmpl = Template::parse(&fmt.text).unwrap();
+            let fields = Fields::used_by(&tmpl);
+            for trunc in [true, false] {
+                let all = render(
+                    &fmt,
+                    &header(),
+                    &[Rows::new(trunc, Fields::ALL).row(&summary)],
+                );
+                let some = render(&fmt, &header(), &[Rows::new(trunc, fields).row(&summary)]);
+                assert_eq!(format!("{all:?}"), format!("{some:?}"), "{src}");
+            }
+        }
+        assert_ne!(
+            Fields::used_by(&Template::parse("{{.ID}}").unwrap()),
+            Fields::ALL
+        );
     }
 
     #[test]
@@ -440,6 +564,7 @@ mod tests {
 
     #[test]
     fn image_names() {
+        let image = |c: &Json, trunc| image(&Summary::from_value(c), trunc);
         let mut c = sample();
         c["Image"] = json!("docker.io/library/busybox:latest@sha256:abcd");
         assert_eq!(image(&c, true), "busybox:latest");

@@ -3,6 +3,7 @@
 //! IDs, Go time strings, indented JSON).
 
 pub mod container;
+pub mod container_json;
 #[cfg(test)]
 mod fixtures;
 pub mod gotime;

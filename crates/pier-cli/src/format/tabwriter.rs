@@ -9,8 +9,8 @@
 use unicode_width::UnicodeWidthStr;
 
 #[derive(Debug, Clone, Default)]
-struct Cell {
-    text: String,
+struct Cell<'a> {
+    text: &'a str,
     width: usize,
 }
 
@@ -30,7 +30,7 @@ impl TabWriter {
     /// Aligns tab-terminated cells of `input` into columns.
     pub fn format(&self, input: &str) -> String {
         // Lines of cells; a cell is terminated by '\t', the last one by the line end.
-        let mut lines: Vec<Vec<Cell>> = Vec::new();
+        let mut lines: Vec<Vec<Cell>> = Vec::with_capacity(input.len() / 64);
         let mut raw_lines: Vec<&str> = input.split('\n').collect();
         // `split` yields a final "" after a trailing newline: that is Go's
         // empty last buffered line, which prints nothing.
@@ -39,8 +39,13 @@ impl TabWriter {
             lines.push(
                 l.split('\t')
                     .map(|t| Cell {
-                        text: t.to_string(),
-                        width: UnicodeWidthStr::width(t),
+                        text: t,
+                        // Printable ASCII is one column a byte.
+                        width: if t.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                            t.len()
+                        } else {
+                            UnicodeWidthStr::width(t)
+                        },
                     })
                     .collect(),
             );
@@ -96,10 +101,15 @@ fn write_lines(
 ) {
     for (i, line) in lines.iter().enumerate().take(line1).skip(line0) {
         for (j, c) in line.iter().enumerate() {
-            out.push_str(&c.text);
+            out.push_str(c.text);
             if j + 1 < line.len() && j < widths.len() {
-                let pad = widths[j].saturating_sub(c.width);
-                out.extend(std::iter::repeat_n(' ', pad));
+                let mut pad = widths[j].saturating_sub(c.width);
+                const SPACES: &str = "                                ";
+                while pad > 0 {
+                    let n = pad.min(SPACES.len());
+                    out.push_str(&SPACES[..n]);
+                    pad -= n;
+                }
             }
         }
         if i + 1 < lines.len() {

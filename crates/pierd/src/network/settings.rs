@@ -22,17 +22,15 @@ fn endpoints(d: &Daemon, id: &str) -> Vec<(NetworkRecord, EndpointRecord)> {
 }
 
 /// Configured networks of a container without endpoints (created, exited):
-/// Docker lists them with empty addresses.
-fn configured(d: &Daemon, rec: &ContainerRecord) -> HashMap<String, EndpointSettings> {
+/// Docker lists them with empty addresses. `network_id` looks a configured
+/// name up.
+fn configured(
+    rec: &ContainerRecord,
+    network_id: impl Fn(&str) -> Option<String>,
+) -> HashMap<String, EndpointSettings> {
     let mut out = HashMap::new();
     for (name, mut s) in super::plan::networks_of(rec) {
-        let network_id = d
-            .network
-            .as_deref()
-            .and_then(|n| n.store().get(&name).ok())
-            .map(|r| r.id)
-            .unwrap_or_default();
-        s.network_id = Some(network_id);
+        s.network_id = Some(network_id(&name).unwrap_or_default());
         s.endpoint_id = Some(String::new());
         s.gateway = Some(String::new());
         s.ip_address = Some(String::new());
@@ -44,6 +42,14 @@ fn configured(d: &Daemon, rec: &ContainerRecord) -> HashMap<String, EndpointSett
         out.insert(name, s);
     }
     out
+}
+
+/// A network's ID by name or ID, from the live store.
+fn store_id(d: &Daemon, name: &str) -> Option<String> {
+    d.network
+        .as_deref()
+        .and_then(|n| n.store().get(name).ok())
+        .map(|r| r.id)
 }
 
 fn exposed(rec: &ContainerRecord) -> Vec<String> {
@@ -86,7 +92,7 @@ pub fn fill_inspect(d: &Daemon, rec: &ContainerRecord, v: &mut Value) {
         return;
     };
     let networks: HashMap<String, EndpointSettings> = if eps.is_empty() {
-        configured(d, rec)
+        configured(rec, |name| store_id(d, name))
     } else {
         eps.iter()
             .map(|(r, ep)| (r.name.clone(), models::endpoint_settings(r, ep)))
@@ -121,12 +127,61 @@ pub fn fill_inspect(d: &Daemon, rec: &ContainerRecord, v: &mut Value) {
     }
 }
 
+/// The networks as one `GET /containers/json` sees them: read once per
+/// listing rather than once or twice per container (every look-up in the
+/// store clones every network record, endpoints included).
+pub struct ListNetworks {
+    /// Sorted by name, as `NetworkStore::list` (and `endpoints_of`) order them.
+    nets: Vec<NetworkRecord>,
+}
+
+impl ListNetworks {
+    pub fn new(d: &Daemon) -> Self {
+        let nets = d
+            .network
+            .as_deref()
+            .map(|n| n.store().list())
+            .unwrap_or_default();
+        Self { nets }
+    }
+
+    /// `Networking::endpoints_of` on this view.
+    fn endpoints_of(&self, id: &str) -> Vec<(&NetworkRecord, &EndpointRecord)> {
+        self.nets
+            .iter()
+            .filter_map(|r| r.endpoints.get(id).map(|e| (r, e)))
+            .collect()
+    }
+
+    /// `NetworkStore::get`'s rules on this view: full ID, exact name, then a
+    /// unique ID prefix.
+    fn id_of(&self, key: &str) -> Option<String> {
+        if key.is_empty() {
+            return None;
+        }
+        let by = |f: &dyn Fn(&NetworkRecord) -> bool| self.nets.iter().find(|r| f(r));
+        if let Some(r) = by(&|r| r.id == key).or_else(|| by(&|r| r.name == key)) {
+            return Some(r.id.clone());
+        }
+        let mut prefixed = self.nets.iter().filter(|r| r.id.starts_with(key));
+        match (prefixed.next(), prefixed.next()) {
+            (Some(r), None) => Some(r.id.clone()),
+            _ => None,
+        }
+    }
+}
+
 /// Fills `Ports` and `NetworkSettings.Networks` of one `ps` row.
-pub fn fill_summary(d: &Daemon, rec: &ContainerRecord, row: &mut ContainerSummary) {
+pub fn fill_summary(
+    d: &Daemon,
+    nets: &ListNetworks,
+    rec: &ContainerRecord,
+    row: &mut ContainerSummary,
+) {
     if d.network.is_none() || rec.network_mode() == store::HOST {
         return;
     }
-    let eps = endpoints(d, &rec.id);
+    let eps = nets.endpoints_of(&rec.id);
     let mut ports = Vec::new();
     for (_, ep) in &eps {
         for m in &ep.ports {
@@ -156,7 +211,7 @@ pub fn fill_summary(d: &Daemon, rec: &ContainerRecord, row: &mut ContainerSummar
     }
     row.ports = Some(ports);
     let networks = if eps.is_empty() {
-        configured(d, rec)
+        configured(rec, |name| nets.id_of(name))
     } else {
         eps.iter()
             .map(|(r, ep)| (r.name.clone(), models::endpoint_settings(r, ep)))

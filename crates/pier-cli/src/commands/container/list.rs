@@ -41,21 +41,25 @@ pub async fn run(ctx: &Ctx, a: PsArgs) -> CmdResult {
             "filters",
             filters.clone().unwrap_or_default(),
         );
-    let list = ctx.client.get_json(&q.path("/containers/json")).await?;
-    let items = list.as_array().map(Vec::as_slice).unwrap_or_default();
+    let body = ctx.client.get_bytes(&q.path("/containers/json")).await?;
+    let items = match container::Summary::list_from_slice(&body) {
+        Ok(items) => items,
+        // Not JSON: the error `get_json` gives.
+        Err(_) => {
+            crate::client::parse_json(&body)?;
+            Vec::new()
+        }
+    };
     let format_text = container::format_string(&format_src, a.quiet, size);
     let trunc = !a.no_trunc;
-    // `-q` (and `--format '{{.ID}}'`) need only the IDs: skip building
-    // every row's template context, the bulk of `ps -aq`'s time with 1000
-    // containers.
+    // `-q` (and `--format '{{.ID}}'`) need only the IDs: skip the template.
     if format_text == "{{.ID}}" {
         let mut out = String::with_capacity(items.len() * 13);
-        for c in items {
-            let id = c.get("Id").and_then(|v| v.as_str()).unwrap_or_default();
+        for c in &items {
             if trunc {
-                out.push_str(&format::truncate_id(id));
+                out.push_str(&format::truncate_id(&c.id));
             } else {
-                out.push_str(id);
+                out.push_str(&c.id);
             }
             out.push('\n');
         }
@@ -63,8 +67,11 @@ pub async fn run(ctx: &Ctx, a: PsArgs) -> CmdResult {
         return Ok(());
     }
     let fmt = Format::new(&format_text);
-    let rows: Vec<_> = items.iter().map(|c| container::context(c, trunc)).collect();
-    let out = format::render(&fmt, &container::header(), &rows)?;
+    let tmpl = Template::parse(&fmt.text).map_err(format::FormatError::from)?;
+    // Only the fields the template reads are computed for each row.
+    let mut rows = container::Rows::new(trunc, container::Fields::used_by(&tmpl));
+    let rows: Vec<_> = items.iter().map(|c| rows.row(c)).collect();
+    let out = format::render_with(&fmt, &tmpl, &container::header(), &rows)?;
     print_rendered(&out);
     Ok(())
 }

@@ -6,6 +6,7 @@
 mod ast;
 mod decode;
 mod exec;
+mod fields;
 pub mod funcs;
 mod lex;
 mod parse;
