@@ -90,9 +90,22 @@ fn ps_table_and_format_match_docker() {
         ok(d.pier(&["ps", "-n", "1", "--format", "{{.Names}}"])),
         "idle"
     );
+    // Column widths follow the values ("Less than a second ago" vs "1
+    // second ago" a moment later): compare the columns' names.
+    let columns = |out: &str| -> Vec<String> {
+        out.lines()
+            .next()
+            .unwrap_or_default()
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
     let header = ok(d.pier(&["ps"]));
     let docker_header = ok(d.docker(&["ps"]));
-    assert_eq!(header.lines().next(), docker_header.lines().next());
+    assert_eq!(columns(&header), columns(&docker_header));
+    assert_eq!(columns(&header).len(), 7, "{header}");
 }
 
 #[test]
