@@ -115,46 +115,36 @@ fn verb<A: Args>(name: &'static str) -> Command {
     A::augment_args(Command::new(name))
 }
 
+/// Top-level verbs built exactly as their namesake in a group (`docker run`
+/// is `docker container run`): looked up in that group's table.
+const SAME_AS_CONTAINER: [&str; 21] = [
+    "run", "create", "start", "logs", "stop", "kill", "wait", "exec", "attach", "restart",
+    "rename", "update", "pause", "unpause", "port", "cp", "diff", "export", "commit", "top",
+    "stats",
+];
+const SAME_AS_IMAGE: [&str; 8] = [
+    "load", "save", "import", "tag", "history", "pull", "push", "build",
+];
+const SAME_AS_SYSTEM: [&str; 2] = ["info", "events"];
+
 fn top_level_verb(name: &str) -> Option<Command> {
-    use crate::commands::container::update::UpdateArgs;
+    if SAME_AS_CONTAINER.contains(&name) {
+        return container_verb(name);
+    }
+    if SAME_AS_IMAGE.contains(&name) {
+        return image_verb(name);
+    }
+    if SAME_AS_SYSTEM.contains(&name) {
+        return system_verb(name);
+    }
+    // Named or built differently from the group's verb.
     Some(match name {
-        "run" => verb::<RunArgs>("run"),
-        "create" => verb::<CreateArgs>("create"),
-        "start" => verb::<StartArgs>("start"),
         "ps" => verb::<PsArgs>("ps"),
-        "logs" => verb::<LogsArgs>("logs"),
-        "stop" => verb::<StopArgs>("stop"),
-        "kill" => verb::<KillArgs>("kill"),
         "rm" => verb::<RmArgs>("rm"),
-        "wait" => verb::<WaitArgs>("wait"),
         "inspect" => verb::<InspectArgs>("inspect"),
         "images" => verb::<ImagesArgs>("images"),
-        "load" => verb::<LoadArgs>("load"),
-        "save" => verb::<SaveArgs>("save"),
-        "import" => verb::<ImportArgs>("import"),
-        "tag" => verb::<TagArgs>("tag"),
         "rmi" => verb::<RmiArgs>("rmi"),
-        "history" => verb::<HistoryArgs>("history"),
         "version" => verb::<VersionArgs>("version"),
-        "info" => verb::<InfoArgs>("info"),
-        "exec" => verb::<ExecArgs>("exec"),
-        "attach" => verb::<AttachArgs>("attach"),
-        "restart" => verb::<StopArgs>("restart"),
-        "rename" => verb::<RenameArgs>("rename"),
-        "update" => verb::<UpdateArgs>("update"),
-        "pause" => verb::<ContainersArgs>("pause"),
-        "unpause" => verb::<ContainersArgs>("unpause"),
-        "port" => verb::<PortArgs>("port"),
-        "pull" => verb::<PullArgs>("pull"),
-        "push" => verb::<PushArgs>("push"),
-        "events" => verb::<EventsArgs>("events"),
-        "cp" => verb::<CpArgs>("cp"),
-        "diff" => verb::<DiffArgs>("diff"),
-        "export" => verb::<ExportArgs>("export"),
-        "commit" => verb::<CommitArgs>("commit"),
-        "top" => verb::<TopArgs>("top"),
-        "stats" => verb::<StatsArgs>("stats"),
-        "build" => verb::<BuildArgs>("build"),
         "compose" => verb::<ComposeArgs>("compose"),
         _ => return None,
     })
