@@ -1,44 +1,14 @@
 //! `pier build` and the real docker CLI's classic build (`DOCKER_BUILDKIT=0`)
 //! against pierd, on the local busybox image.
 mod common;
+use common::build::{build as pier_build, built, write};
 use common::*;
-use std::path::Path;
-use std::process::{Output, Stdio};
-
-fn write(dir: &Path, files: &[(&str, &str)]) {
-    for (name, content) in files {
-        let p = dir.join(name);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(p, content).unwrap();
-    }
-}
+use std::process::Stdio;
 
 fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), files);
     t
-}
-
-fn pier_build(d: &Daemon, dir: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["build", "--progress", "plain"];
-    args.extend_from_slice(extra);
-    let dir = dir.to_str().unwrap().to_string();
-    args.push(&dir);
-    d.pier(&args)
-}
-
-#[track_caller]
-fn built(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "build failed ({:?}): stdout={} stderr={}",
-        o.status,
-        stdout(&o),
-        stderr(&o)
-    );
-    stderr(&o)
 }
 
 fn image_id(d: &Daemon, name: &str) -> String {

@@ -2,39 +2,8 @@
 //! --mount (bind, cache, tmpfs), --add-host, ADD archives, COPY globs,
 //! --exclude, --parents, --link, ONBUILD, SHELL, `# escape=`, MAINTAINER.
 mod common;
+use common::build::{build, built, write};
 use common::*;
-use std::path::Path;
-use std::process::Output;
-
-fn write(dir: &Path, files: &[(&str, &str)]) {
-    for (name, content) in files {
-        let p = dir.join(name);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(p, content).unwrap();
-    }
-}
-
-fn build(d: &Daemon, dir: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["build", "--progress", "plain"];
-    args.extend_from_slice(extra);
-    let dir = dir.to_str().unwrap().to_string();
-    args.push(&dir);
-    d.pier(&args)
-}
-
-#[track_caller]
-fn built(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "build failed ({:?}): stdout={} stderr={}",
-        o.status,
-        stdout(&o),
-        stderr(&o)
-    );
-    stderr(&o)
-}
 
 fn cat(d: &Daemon, image: &str, path: &str) -> String {
     ok(d.pier(&["run", "--rm", image, "cat", path]))

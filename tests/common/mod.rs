@@ -3,6 +3,7 @@
 //! in parallel. Clients are the project's `pier` and the real docker CLI.
 #![allow(dead_code)]
 
+pub mod build;
 pub mod compose;
 pub mod network;
 pub mod registry;
