@@ -16,6 +16,14 @@ pub struct RootfsLayers {
     pub work: PathBuf,
 }
 
+/// Removes the mark a `volatile` overlay mount leaves in its work dir
+/// (`work/incompat/volatile`, which makes overlayfs refuse the next
+/// mount). The shim mounts `--rm` containers' rootfs volatile; it and pierd
+/// call this before mounting the same upper dir again.
+pub fn clear_volatile_mark(work: &Path) {
+    let _ = std::fs::remove_dir_all(work.join("work/incompat/volatile"));
+}
+
 /// `shim.json`: everything `pier-shim` needs besides `config.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShimConfig {

@@ -26,7 +26,9 @@ mod spec;
 mod time;
 
 pub use client::{launch_shim, Launched, ShimConnection, ShimReader, ShimWriter};
-pub use config::{read_exit_record, ExitRecord, RootfsLayers, ShimConfig, MAX_SOCKET_PATH};
+pub use config::{
+    clear_volatile_mark, read_exit_record, ExitRecord, RootfsLayers, ShimConfig, MAX_SOCKET_PATH,
+};
 pub use error::RuntimeError;
 pub use fsutil::{write_atomic, write_replace};
 pub use proto::{

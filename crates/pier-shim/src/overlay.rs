@@ -114,12 +114,6 @@ pub fn mount_options(layers: &RootfsLayers, bundle: &Path) -> Result<(PathBuf, S
     Ok((base, opts))
 }
 
-/// overlayfs' mark of a `volatile` mount: it refuses the next mount while
-/// the mark is there.
-pub fn volatile_mark(work: &Path) -> PathBuf {
-    work.join("work/incompat/volatile")
-}
-
 /// Mounts the overlay at `target`. Changes the process' working directory:
 /// call it only in a helper process (or chdir back).
 ///
@@ -144,7 +138,7 @@ pub fn mount_rootfs(
     }
     let (base, opts) = mount_options(layers, bundle)?;
     // The mark of this container's previous (cleanly unmounted) run.
-    let _ = std::fs::remove_dir_all(volatile_mark(&layers.work));
+    pier_runtime::clear_volatile_mark(&layers.work);
     nix::unistd::chdir(&base)
         .map_err(|e| ShimError::Mount(format!("chdir {}: {e}", base.display())))?;
     let plain = |o: &str| {

@@ -68,9 +68,7 @@ fn overlay_options(c: &Container) -> Result<String, ContainerError> {
     for d in [&upper, &work] {
         std::fs::create_dir_all(d).map_err(|e| ContainerError::io("creating overlay dirs", e))?;
     }
-    // A `--rm` container's last run was mounted `volatile` (see pier-shim's
-    // overlay.rs) and unmounted cleanly: overlayfs would refuse the mark.
-    let _ = std::fs::remove_dir_all(work.join("work/incompat/volatile"));
+    pier_runtime::clear_volatile_mark(&work);
     Ok(format!(
         "lowerdir={},upperdir={},workdir={}",
         lower.join(":"),
