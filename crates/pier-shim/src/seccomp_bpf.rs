@@ -267,21 +267,7 @@ fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext, String> {
             // libseccomp refuses rules that repeat the default action.
             continue;
         }
-        let conds: Vec<ScmpArgCompare> = rule
-            .args()
-            .iter()
-            .flatten()
-            .map(|a| {
-                let (op, datum) = match a.op() {
-                    LinuxSeccompOperator::ScmpCmpMaskedEq => (
-                        ScmpCompareOp::MaskedEqual(a.value()),
-                        a.value_two().unwrap_or(0),
-                    ),
-                    other => (compare(other), a.value()),
-                };
-                ScmpArgCompare::new(a.index() as u32, op, datum)
-            })
-            .collect();
+        let conds: Vec<ScmpArgCompare> = rule.args().iter().flatten().map(comparison).collect();
         let mut seen = HashSet::new();
         let repeated = rule
             .args()
@@ -332,17 +318,23 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction, Strin
     })
 }
 
-fn compare(op: LinuxSeccompOperator) -> ScmpCompareOp {
-    match op {
-        LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
-        LinuxSeccompOperator::ScmpCmpLt => ScmpCompareOp::Less,
-        LinuxSeccompOperator::ScmpCmpLe => ScmpCompareOp::LessOrEqual,
-        LinuxSeccompOperator::ScmpCmpEq => ScmpCompareOp::Equal,
-        LinuxSeccompOperator::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
-        LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
-        // Handled by the caller (it needs both values).
-        LinuxSeccompOperator::ScmpCmpMaskedEq => ScmpCompareOp::MaskedEqual(0),
-    }
+/// One argument comparison. `SCMP_CMP_MASKED_EQ` takes `value` as the mask
+/// and `valueTwo` as the datum, as runc passes them to libseccomp.
+fn comparison(a: &oci_spec::runtime::LinuxSeccompArg) -> ScmpArgCompare {
+    use LinuxSeccompOperator as Op;
+    let (op, datum) = match a.op() {
+        Op::ScmpCmpNe => (ScmpCompareOp::NotEqual, a.value()),
+        Op::ScmpCmpLt => (ScmpCompareOp::Less, a.value()),
+        Op::ScmpCmpLe => (ScmpCompareOp::LessOrEqual, a.value()),
+        Op::ScmpCmpEq => (ScmpCompareOp::Equal, a.value()),
+        Op::ScmpCmpGe => (ScmpCompareOp::GreaterEqual, a.value()),
+        Op::ScmpCmpGt => (ScmpCompareOp::Greater, a.value()),
+        Op::ScmpCmpMaskedEq => (
+            ScmpCompareOp::MaskedEqual(a.value()),
+            a.value_two().unwrap_or(0),
+        ),
+    };
+    ScmpArgCompare::new(a.index() as u32, op, datum)
 }
 
 fn arch(a: Arch) -> ScmpArch {
