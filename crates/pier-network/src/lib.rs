@@ -16,6 +16,7 @@
 //!   host-port reservation.
 //! * [`dns`]: the embedded DNS server at 127.0.0.11 in each container.
 //! * [`files`]: `/etc/hosts` and `/etc/resolv.conf` rendering.
+//! * `reaper`: stopped containers' veths deleted on a thread of their own.
 //!
 //! Everything needs root (CAP_NET_ADMIN) except the pure parts (ipam, spec,
 //! store, models, portmap parsing, files, firewall rendering).
@@ -32,6 +33,7 @@ pub mod models;
 pub mod netns;
 mod persist;
 pub mod portmap;
+mod reaper;
 pub mod spec;
 pub mod store;
 

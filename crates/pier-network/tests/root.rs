@@ -155,6 +155,13 @@ async fn bridge_ping_isolation_and_orderly_teardown() {
         for e in [e2, e3] {
             net.disconnect_all(&e.container_id).await.unwrap();
         }
+        // disconnect_all leaves the veths to the reaper; settled, they are
+        // gone although their namespaces live on.
+        net.settle_links().await;
+        for ns in [&n2, &n3] {
+            let o = ns.exec(&["ip", "link", "show", "eth0"]);
+            assert!(!o.status.success(), "eth0 still there after settle");
+        }
         net.remove_network("neta").await.unwrap();
         assert_eq!(
             net.prune_networks(&|_| false).await.unwrap(),
@@ -715,6 +722,8 @@ async fn cleanup_after_crash_removes_everything() {
                 .unwrap();
             times.push(t.elapsed());
             net.disconnect_all(&id).await.unwrap();
+            // n4 is reused: its eth0 goes (deferred) before the next connect.
+            net.settle_links().await;
         }
         eprintln!("FIGURE connect, default bridge (veth+addr+route+lo): {times:?}");
         // "kill -9": nothing is torn down.

@@ -18,6 +18,16 @@ use crate::portmap::PortRequest;
 use crate::spec::{self, Driver};
 use crate::store::{self, EndpointRecord, NetworkRecord};
 
+/// When a bridge endpoint's host-side veth is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unlink {
+    /// Before the call returns: the namespace lives on (`network
+    /// disconnect`, a failed connect being rolled back).
+    Now,
+    /// By the reaper: the container has stopped.
+    Later,
+}
+
 impl Networking {
     /// Every endpoint a container has: (network record, endpoint).
     pub fn endpoints_of(&self, container_id: &str) -> Vec<(NetworkRecord, EndpointRecord)> {
@@ -71,6 +81,10 @@ impl Networking {
             if !was_active {
                 self.apply_firewall().await?;
             }
+        }
+        if req.ipv4.is_some() || req.mac.is_some() {
+            // A stopped container's veth may still hold this address or MAC.
+            self.reaper.settle().await;
         }
         let ip = self
             .store
@@ -177,7 +191,7 @@ impl Networking {
             self.ports.release(&ep.endpoint_id);
             let _ = self.store.remove_endpoint(&rec.id, req.container_id);
             self.dns.remove_endpoint(&rec.id, req.container_id);
-            self.unlink(rec, &ep).await;
+            self.unlink(rec, &ep, Unlink::Now).await;
             if !ep.ports.is_empty() {
                 let _ = self.apply_firewall().await;
             }
@@ -239,8 +253,12 @@ impl Networking {
         Ok(())
     }
 
-    async fn unlink(&self, rec: &NetworkRecord, ep: &EndpointRecord) {
+    async fn unlink(&self, rec: &NetworkRecord, ep: &EndpointRecord, when: Unlink) {
         let res = match (&ep.host_ifname, &ep.netns) {
+            (Some(host), _) if when == Unlink::Later => {
+                self.reaper.delete_later(host);
+                Ok(())
+            }
             (Some(host), _) => self.links.detach(host).await,
             // Only into the very namespace we attached to: a reused pid in
             // /proc/<pid>/ns/net could point at someone else's (or ours).
@@ -263,10 +281,16 @@ impl Networking {
     /// Detach a container from a network (`network disconnect`, or stop).
     pub async fn disconnect(&self, network: &str, container_id: &str) -> Result<()> {
         let _g = self.op.lock().await;
-        self.disconnect_locked(network, container_id).await
+        self.disconnect_locked(network, container_id, Unlink::Now)
+            .await
     }
 
-    async fn disconnect_locked(&self, network: &str, container_id: &str) -> Result<()> {
+    async fn disconnect_locked(
+        &self,
+        network: &str,
+        container_id: &str,
+        when: Unlink,
+    ) -> Result<()> {
         let rec = self.store.get(network)?;
         let Some(ep) = rec.endpoints.get(container_id).cloned() else {
             return Err(NetError::NotAttached {
@@ -274,7 +298,7 @@ impl Networking {
                 network: rec.name.clone(),
             });
         };
-        self.unlink(&rec, &ep).await;
+        self.unlink(&rec, &ep, when).await;
         self.ports.release(&ep.endpoint_id);
         self.store.remove_endpoint(&rec.id, container_id)?;
         self.dns.remove_endpoint(&rec.id, container_id);
@@ -292,11 +316,16 @@ impl Networking {
     }
 
     /// Detach a container from every network (container stopped or removed).
+    /// Its host-side veths are deleted a moment later, off this call (see
+    /// `reaper`); [`settle_links`](Self::settle_links) waits for that.
     pub async fn disconnect_all(&self, container_id: &str) -> Result<()> {
         let _g = self.op.lock().await;
         let mut first_err = None;
         for (rec, _) in self.endpoints_of(container_id) {
-            if let Err(e) = self.disconnect_locked(&rec.id, container_id).await {
+            if let Err(e) = self
+                .disconnect_locked(&rec.id, container_id, Unlink::Later)
+                .await
+            {
                 warn!(network = %rec.name, container = container_id, error = %e, "disconnect");
                 first_err.get_or_insert(e);
             }

@@ -25,6 +25,7 @@ use crate::ipam::{self, AddressPool, SubnetConfig};
 use crate::models;
 use crate::netns::NetnsRef;
 use crate::portmap::{PortRequest, PortReservations};
+use crate::reaper::LinkReaper;
 use crate::spec::{self, Driver, NetworkSpec};
 use crate::store::{self, EndpointRecord, NetworkRecord, NetworkStore, StoreOptions};
 
@@ -117,6 +118,7 @@ pub struct Networking {
     cfg: NetConfig,
     store: NetworkStore,
     links: BridgeDriver,
+    reaper: LinkReaper,
     firewall: Firewall,
     ports: PortReservations,
     dns: DnsServer,
@@ -158,6 +160,7 @@ impl Networking {
             .unwrap_or_else(|| reachable(host_resolv.upstreams()));
         let net = Networking {
             firewall: Firewall::new(&cfg.instance),
+            reaper: LinkReaper::new(&cfg.instance),
             dns: DnsServer::new(upstreams),
             cfg,
             store,
@@ -189,6 +192,13 @@ impl Networking {
     /// The underlying store (records, IPAM).
     pub fn store(&self) -> &NetworkStore {
         &self.store
+    }
+
+    /// Wait until the veths of stopped containers are deleted (they are
+    /// deleted after the endpoints are released, see `reaper`): before
+    /// answering `rm`, and at shutdown.
+    pub async fn settle_links(&self) {
+        self.reaper.settle().await;
     }
 
     /// The embedded DNS server.
@@ -341,6 +351,8 @@ impl Networking {
     /// `DELETE /networks/{id}`: refused while containers are attached.
     pub async fn remove_network(&self, name_or_id: &str) -> Result<()> {
         let _g = self.op.lock().await;
+        // Its last containers' veths go before the bridge does.
+        self.reaper.settle().await;
         let rec = self.store.remove(name_or_id)?;
         self.dns.remove_network(&rec.id);
         let was_active = lock(&self.active).remove(&rec.id);
@@ -420,6 +432,7 @@ impl Networking {
     /// store is left alone (bridges are recreated on the next open).
     pub async fn cleanup_all(&self) -> Result<CleanupReport> {
         let _g = self.op.lock().await;
+        self.reaper.settle().await;
         lock(&self.listeners).clear();
         lock(&self.active).clear();
         cleanup_host(&self.cfg.instance, &self.links, &self.firewall).await

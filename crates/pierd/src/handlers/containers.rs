@@ -126,6 +126,8 @@ pub async fn kill(State(d): AppState, Path(id): Path<String>, q: Query) -> ApiRe
 pub async fn remove(State(d): AppState, Path(id): Path<String>, q: Query) -> ApiResult<Response> {
     let c = d.containers.get(&id)?;
     control::remove_with_volumes(&d, &c, q.bool("force"), q.bool("v")).await?;
+    // Like Docker, `rm` answers once the container's veth is gone.
+    crate::network::attach::settle(&d).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

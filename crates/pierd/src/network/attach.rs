@@ -264,6 +264,14 @@ pub async fn release(d: &Daemon, id: &str) {
     }
 }
 
+/// Waits until the host-side veths of released endpoints are deleted
+/// (`release` leaves that to pier-network's reaper).
+pub async fn settle(d: &Daemon) {
+    if let Some(net) = d.network.as_deref() {
+        net.settle_links().await;
+    }
+}
+
 /// Kills a created container whose start is abandoned (its networking
 /// failed) and waits for its shim to record the end, so the failed start
 /// leaves no process and no late exit record behind.

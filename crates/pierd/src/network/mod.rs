@@ -77,6 +77,7 @@ pub async fn shutdown(d: &Daemon) {
     let Some(net) = d.network.as_deref() else {
         return;
     };
+    net.settle_links().await;
     let any_running = d
         .containers
         .list()
