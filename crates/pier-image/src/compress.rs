@@ -42,7 +42,22 @@ pub fn detect(head: &[u8]) -> Result<Compression> {
 }
 
 /// Wraps `src` in the right decoder. The returned reader yields the plain tar.
-pub fn decompress<'a, R: Read + 'a>(mut src: R) -> Result<(Box<dyn Read + 'a>, Compression)> {
+pub fn decompress<'a, R: Read + 'a>(src: R) -> Result<(Box<dyn Read + 'a>, Compression)> {
+    decoder(src, true)
+}
+
+/// [`decompress`] for a stream whose digest the caller verifies (a pulled
+/// layer blob): gzip members' CRC-32 is not computed (see `gzip_members`).
+pub fn decompress_digest_verified<'a, R: Read + 'a>(
+    src: R,
+) -> Result<(Box<dyn Read + 'a>, Compression)> {
+    decoder(src, false)
+}
+
+fn decoder<'a, R: Read + 'a>(
+    mut src: R,
+    gzip_crc: bool,
+) -> Result<(Box<dyn Read + 'a>, Compression)> {
     // A pipe may hand out one byte at a time: read the magic fully before
     // deciding, then put it back in front of the stream.
     let mut head = [0u8; 8];
@@ -60,7 +75,8 @@ pub fn decompress<'a, R: Read + 'a>(mut src: R) -> Result<(Box<dyn Read + 'a>, C
     let reader: Box<dyn Read + 'a> = match kind {
         Compression::None => Box::new(buf),
         // Multi-member gzip exists in the wild (pigz, concatenated layers).
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
+        Compression::Gzip if gzip_crc => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
+        Compression::Gzip => Box::new(crate::gzip_members::GzipMembers::new(buf)),
         Compression::Zstd => Box::new(
             zstd::stream::read::Decoder::with_buffer(buf).ctx(|| "starting zstd decoder".into())?,
         ),

@@ -193,10 +193,10 @@ impl ImageStore {
         let (plain_tx, plain_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
         let (result, finished) = std::thread::scope(|scope| {
             let decompressor = scope.spawn(move || -> Result<compress::Compression> {
-                let (mut plain, kind) = compress::decompress(BufReader::with_capacity(
-                    256 * 1024,
-                    ChannelReader::new(rx),
-                ))?;
+                // The blob digest and the diff ID are both checked.
+                let (mut plain, kind) = compress::decompress_digest_verified(
+                    BufReader::with_capacity(256 * 1024, ChannelReader::new(rx)),
+                )?;
                 let mut buf = vec![0u8; 256 * 1024];
                 loop {
                     let n = match plain.read(&mut buf) {

@@ -16,6 +16,30 @@ pub fn random_suffix() -> String {
     format!("{n:016x}")
 }
 
+/// Marks `dir` as the top of a directory hierarchy for ext4's Orlov
+/// allocator (`chattr +T`), so each directory made in it starts in a
+/// lightly used block group instead of the parent's.
+///
+/// Why: on ext4 without a journal the inode allocator skips, one by one,
+/// every inode of the group freed in the last 60-300 s, reading its inode
+/// table entry each time (`recently_deleted`). Layers are unpacked in
+/// `tmp/`; right after an earlier tree of thousands of files there was
+/// deleted, a pull of a 6,680-file layer took 1.5 s instead of 0.87 s here.
+/// Other filesystems refuse the flag; that is fine.
+pub fn spread_new_subdirs(dir: &Path) {
+    use rustix::fs::IFlags;
+    let res = File::open(dir).and_then(|f| {
+        let flags = rustix::fs::ioctl_getflags(&f)?;
+        if !flags.contains(IFlags::TOPDIR) {
+            rustix::fs::ioctl_setflags(&f, flags | IFlags::TOPDIR)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = res {
+        tracing::debug!(dir = %dir.display(), "no Orlov top-dir flag: {e}");
+    }
+}
+
 pub fn fsync_dir(dir: &Path) -> Result<()> {
     let f = File::open(dir).ctx(|| format!("opening {} for fsync", dir.display()))?;
     f.sync_all()
@@ -128,5 +152,31 @@ impl Drop for StagingDir {
                 tracing::warn!("could not clean staging dir {}: {e}", self.path.display());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On ext4 (this project's test machine) the image store's staging dir
+    /// carries the Orlov top-dir flag; elsewhere the flag may be refused.
+    #[test]
+    fn store_tmp_is_an_orlov_top_dir_on_ext4() {
+        let root = tempfile::tempdir().unwrap();
+        crate::ImageStore::open(root.path()).unwrap();
+        let tmp = root.path().join("tmp");
+        let fs = rustix::fs::statfs(&tmp).unwrap();
+        const EXT4_SUPER_MAGIC: i64 = 0xEF53;
+        if fs.f_type as i64 != EXT4_SUPER_MAGIC {
+            eprintln!("not ext4 here: nothing to check");
+            return;
+        }
+        let flags = rustix::fs::ioctl_getflags(File::open(&tmp).unwrap()).unwrap();
+        assert!(flags.contains(rustix::fs::IFlags::TOPDIR), "{flags:?}");
+        // Marking again keeps the other flags and succeeds.
+        spread_new_subdirs(&tmp);
+        let again = rustix::fs::ioctl_getflags(File::open(&tmp).unwrap()).unwrap();
+        assert_eq!(flags, again);
     }
 }

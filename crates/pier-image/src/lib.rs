@@ -11,6 +11,7 @@ pub mod digest;
 mod distribution;
 mod error;
 mod fsutil;
+mod gzip_members;
 mod import;
 mod push_export;
 mod query;

@@ -178,6 +178,7 @@ impl ImageStore {
                 )
             },
         )?;
+        crate::fsutil::spread_new_subdirs(&paths.tmp);
         for e in fs::read_dir(&paths.tmp).ctx(|| "listing tmp".to_string())? {
             let e = e.ctx(|| "listing tmp".to_string())?;
             remove_path(&e.path())?;
