@@ -65,6 +65,10 @@ fn main() -> std::process::ExitCode {
 /// with one arena, same `run` times. Two keep the runtime workers from
 /// contending on one lock.
 fn limit_malloc_arenas() {
+    // glibc's own tunable, if the operator set one, wins.
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
     // SAFETY: mallopt only sets an allocator tunable; called before any
     // other thread exists.
     unsafe {
