@@ -601,14 +601,34 @@ fn docker_build_pulls_a_private_base_with_the_clis_credentials() {
     let out = d.docker(&["build", "-t", "priv", ctx.path().to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(cat(&d, "priv", "/ok"), "ok");
+    // pier build sends the same header, from the same config.json.
+    let pier_build = |args: &[&str]| {
+        d.pier_cmd()
+            .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
+            .arg("build")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    ok(d.pier(&["rmi", "-f", &base, "priv"]));
+    let out = pier_build(&["-t", "priv", ctx.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(cat(&d, "priv", "/ok"), "ok");
     // Logged out: the pull is refused.
     ok(d.docker(&["logout", &r]));
     ok(d.pier(&["rmi", "-f", &base, "priv"]));
-    let out = d.docker(&["build", "--no-cache", ctx.path().to_str().unwrap()]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains(&format!("pull access denied for {base}")),
-        "{}",
-        stderr(&out)
-    );
+    for cli in ["docker", "pier"] {
+        let out = if cli == "docker" {
+            d.docker(&["build", "--no-cache", ctx.path().to_str().unwrap()])
+        } else {
+            pier_build(&["--no-cache", ctx.path().to_str().unwrap()])
+        };
+        assert!(!out.status.success(), "{cli}");
+        assert!(
+            stderr(&out).contains(&format!("pull access denied for {base}")),
+            "{cli}: {}",
+            stderr(&out)
+        );
+    }
 }

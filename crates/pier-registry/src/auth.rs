@@ -107,6 +107,13 @@ impl Credentials {
             .collect())
     }
 
+    /// `X-Registry-Config` for credentials keyed by server (the inverse of
+    /// [`from_config_header`](Self::from_config_header)).
+    pub fn to_config_header(all: &std::collections::BTreeMap<String, Credentials>) -> String {
+        let json = serde_json::to_vec(all).unwrap_or_else(|_| b"{}".to_vec());
+        base64::engine::general_purpose::URL_SAFE.encode(json)
+    }
+
     /// base64url JSON for `X-Registry-Auth`.
     pub fn to_header(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
@@ -292,5 +299,23 @@ mod tests {
         c.fill_from_auth();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("me", "secret"));
         assert_eq!(c.basic_header().unwrap(), "Basic bWU6c2VjcmV0");
+    }
+
+    #[test]
+    fn registry_config_round_trips_with_hosts_as_keys() {
+        let mut all = std::collections::BTreeMap::new();
+        all.insert(
+            "https://index.docker.io/v1/".to_string(),
+            Credentials::basic("hub", "pw"),
+        );
+        all.insert("127.0.0.1:5000".to_string(), Credentials::basic("me", "s3"));
+        let back = Credentials::from_config_header(&Credentials::to_config_header(&all)).unwrap();
+        let hosts: Vec<(&str, &str)> = back
+            .iter()
+            .map(|(h, c)| (h.as_str(), c.password.as_str()))
+            .collect();
+        assert_eq!(hosts, vec![("127.0.0.1:5000", "s3"), ("docker.io", "pw")]);
+        let none = Credentials::to_config_header(&Default::default());
+        assert!(Credentials::from_config_header(&none).unwrap().is_empty());
     }
 }

@@ -108,6 +108,50 @@ impl ConfigFile {
         Ok(if c.is_empty() { None } else { Some(c) })
     }
 
+    /// Every stored credential, keyed as config.json keys them, as the
+    /// docker CLI's `GetAllCredentials` gathers them for a build's
+    /// `X-Registry-Config`: `auths` entries, `credHelpers` registries and,
+    /// with a `credsStore`, whatever its `list` names. An entry that cannot
+    /// be read is skipped with a warning in the result's second half.
+    pub fn all(&self) -> (std::collections::BTreeMap<String, Credentials>, Vec<String>) {
+        let mut keys: std::collections::BTreeSet<String> = self
+            .auths()
+            .map(|a| a.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Some(per) = self.doc.get("credHelpers").and_then(Value::as_object) {
+            keys.extend(per.keys().cloned());
+        }
+        let mut warnings = Vec::new();
+        if let Some(store) = self
+            .doc
+            .get("credsStore")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            match run_helper(store, "list", b"").and_then(|out| {
+                serde_json::from_slice::<Map<String, Value>>(&out).map_err(|e| {
+                    RegistryError::Credentials(format!(
+                        "docker-credential-{store} list: invalid answer: {e}"
+                    ))
+                })
+            }) {
+                Ok(listed) => keys.extend(listed.keys().cloned()),
+                Err(e) => warnings.push(e.to_string()),
+            }
+        }
+        let mut out = std::collections::BTreeMap::new();
+        for key in keys {
+            match self.get(&key) {
+                Ok(Some(c)) => {
+                    out.insert(key, c);
+                }
+                Ok(None) => {}
+                Err(e) => warnings.push(format!("{key}: {e}")),
+            }
+        }
+        (out, warnings)
+    }
+
     /// Saves credentials the way `docker login` does.
     pub fn store(&mut self, domain: &str, c: &Credentials) -> Result<(), RegistryError> {
         let key = server_key(domain);
@@ -274,6 +318,14 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
         assert!(text.contains("psFormat"), "{text}");
         assert!(text.contains("bWU6czNjcmV0"), "{text}");
+        let (all, warnings) = again.all();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            all.keys().collect::<Vec<_>>(),
+            vec!["127.0.0.1:5000", "https://index.docker.io/v1/"]
+        );
+        assert_eq!(all["127.0.0.1:5000"].password, "s3cret");
+        assert_eq!(all["https://index.docker.io/v1/"].username, "hub");
         let mut again = again;
         assert!(again.erase("127.0.0.1:5000").unwrap());
         assert!(!again.erase("127.0.0.1:5000").unwrap());
@@ -318,6 +370,8 @@ mod tests {
         assert!(stored.contains("\"Secret\":\"p\""), "{stored}");
         let c = cfg.get("reg.test:5000").unwrap().unwrap();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("u", "p"));
+        let (all, _) = cfg.all();
+        assert_eq!(all["reg.test:5000"].password, "p");
         assert!(cfg.erase("reg.test:5000").unwrap());
         assert!(!store.exists());
     }

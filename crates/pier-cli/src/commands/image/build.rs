@@ -143,7 +143,8 @@ pub async fn run(ctx: &Ctx, a: BuildArgs) -> CmdResult {
     } else if !quiet {
         progress.header(dockerfile_text.as_ref().map_or(0, |t| t.len()), tar.len());
     }
-    let headers = super::build_secrets::header(ctx, &a.secrets)?;
+    let mut headers = super::build_secrets::header(ctx, &a.secrets)?;
+    headers.push(super::registry_auth::config_header());
     let resp = ctx
         .client
         .send_with_headers(
