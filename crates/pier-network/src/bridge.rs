@@ -352,10 +352,20 @@ impl BridgeDriver {
     /// kernel destroys it with the container's namespace). Only a link
     /// carrying our marker is deleted, never one that reused the name.
     pub async fn detach(&self, host_ifname: &str) -> Result<()> {
+        self.detach_owned(host_ifname, None).await
+    }
+
+    /// [`detach`](Self::detach), and with `owner` only the link made for
+    /// that container (`VethRequest::owner`): a late deletion must not hit
+    /// a newer link that drew the same random name.
+    pub async fn detach_owned(&self, host_ifname: &str, owner: Option<&str>) -> Result<()> {
         let Some(msg) = get_link(self.h(), host_ifname).await? else {
             return Ok(());
         };
-        let ours = link_alias(&msg).is_some_and(|a| a.starts_with(&format!("{}:", self.marker)));
+        let ours = link_alias(&msg).is_some_and(|a| match owner {
+            Some(o) => a == self.alias_for(o),
+            None => a.starts_with(&format!("{}:", self.marker)),
+        });
         if !ours {
             warn!(link = host_ifname, "not deleting a link that is not ours");
             return Ok(());

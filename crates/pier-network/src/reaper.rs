@@ -30,8 +30,14 @@ const IDLE: Duration = Duration::from_secs(2);
 /// Host-side links waiting to be deleted, and a thread deleting them.
 pub(crate) struct LinkReaper {
     marker: String,
-    queue: Mutex<Option<mpsc::UnboundedSender<String>>>,
+    queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     pending: Arc<Pending>,
+}
+
+/// A host-side link and the owner its alias names.
+struct Job {
+    name: String,
+    owner: String,
 }
 
 /// How many queued deletions have not finished yet.
@@ -73,18 +79,25 @@ impl LinkReaper {
         }
     }
 
-    /// Queue the deletion of the host-side link `name`.
-    pub(crate) fn delete_later(&self, name: &str) {
+    /// Queue the deletion of the host-side link `name`, made for `owner`
+    /// (the container ID prefix in its alias).
+    pub(crate) fn delete_later(&self, name: &str, owner: &str) {
         self.pending.add();
         let mut q = lock(&self.queue);
-        let name = match q.as_ref().map(|tx| tx.send(name.to_string())) {
-            Some(Ok(())) => return,
-            // The thread went idle and closed its queue: start another.
-            Some(Err(mpsc::error::SendError(n))) => n,
-            None => name.to_string(),
+        let job = Job {
+            name: name.to_string(),
+            owner: owner.to_string(),
+        };
+        let job = match q.as_ref() {
+            Some(tx) => match tx.send(job) {
+                Ok(()) => return,
+                // The thread went idle and closed its queue: start another.
+                Err(mpsc::error::SendError(j)) => j,
+            },
+            None => job,
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(name);
+        let _ = tx.send(job);
         let marker = self.marker.clone();
         let pending = self.pending.clone();
         let spawned = std::thread::Builder::new()
@@ -116,7 +129,7 @@ impl LinkReaper {
     }
 }
 
-fn run(marker: &str, mut rx: mpsc::UnboundedReceiver<String>, pending: &Pending) {
+fn run(marker: &str, mut rx: mpsc::UnboundedReceiver<Job>, pending: &Pending) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -134,21 +147,22 @@ fn run(marker: &str, mut rx: mpsc::UnboundedReceiver<String>, pending: &Pending)
     rt.block_on(async {
         let driver = BridgeDriver::new(marker);
         loop {
-            let name = match tokio::time::timeout(IDLE, rx.recv()).await {
-                Ok(Some(name)) => name,
+            let job = match tokio::time::timeout(IDLE, rx.recv()).await {
+                Ok(Some(job)) => job,
                 Ok(None) => return,
                 Err(_) => {
                     // Refuse new work, then finish what was already sent.
                     rx.close();
                     match rx.recv().await {
-                        Some(name) => name,
+                        Some(job) => job,
                         None => return,
                     }
                 }
             };
+            let name = &job.name;
             match &driver {
                 Ok(d) => {
-                    if let Err(e) = d.detach(&name).await {
+                    if let Err(e) = d.detach_owned(name, Some(&job.owner)).await {
                         warn!(link = %name, error = %e, "deleting a container's veth");
                     }
                 }

@@ -256,7 +256,7 @@ impl Networking {
     async fn unlink(&self, rec: &NetworkRecord, ep: &EndpointRecord, when: Unlink) {
         let res = match (&ep.host_ifname, &ep.netns) {
             (Some(host), _) if when == Unlink::Later => {
-                self.reaper.delete_later(host);
+                self.reaper.delete_later(host, short(&ep.container_id));
                 Ok(())
             }
             (Some(host), _) => self.links.detach(host).await,
