@@ -511,3 +511,42 @@ fn recreate_flags_env_file_and_build() {
     assert_eq!(msg(&d), "second", "--build did not rebuild");
     ok(p.run(&d, &["down", "--rmi", "all"]));
 }
+
+#[test]
+fn compose_file_from_stdin() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "name: piped\nservices:\n  box:\n    image: busybox\n    command: [sleep, '60']\n    labels: [from=stdin]\n";
+    let compose = |args: &[&str]| {
+        let mut c = d.pier_cmd();
+        c.current_dir(dir.path())
+            .args(["compose", "-f", "-"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(yaml.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert_eq!(ok(compose(&["config", "--services"])), "box");
+    let up = compose(&["up", "-d"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let label = ok(d.pier(&[
+        "inspect",
+        "-f",
+        "{{.Config.Labels.from}} {{.State.Running}}",
+        "piped-box-1",
+    ]));
+    assert_eq!(label, "stdin true");
+    let down = compose(&["down", "-t", "0"]);
+    assert!(down.status.success(), "{}", stderr(&down));
+    assert!(ids(&d, "piped").is_empty(), "{:?}", ids(&d, "piped"));
+}

@@ -56,6 +56,10 @@ pub struct LoadOptions {
     pub profiles: Vec<String>,
     /// The process environment (passed in so tests never touch the real one).
     pub environment: IndexMap<String, String>,
+    /// What `-f -` reads: the CLI's standard input. The file is then
+    /// `<working_dir>/-`, so its directory is the working directory, as
+    /// compose has it.
+    pub stdin: Option<String>,
 }
 
 /// A loaded project and what compose would print as warnings.
@@ -77,13 +81,17 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     // as ${COMPOSE_PROJECT_NAME}, as compose allows.
     let top_name = files
         .iter()
-        .filter_map(|f| name_in_file(f, &env))
+        .filter_map(|f| name_in_file(&read_config(f, opts).ok()?, &env))
         .next_back();
     let name = discover::project_name(opts, &env, top_name.as_deref(), &project_dir)?;
     env.entry("COMPOSE_PROJECT_NAME".to_string())
         .or_insert_with(|| name.clone());
 
-    let reader = Reader::default();
+    let reader = Reader {
+        opts,
+        unset: RefCell::default(),
+        warnings: RefCell::default(),
+    };
     let mut merged: Option<Node> = None;
     for file in &files {
         let tree = reader.load_tree(file, &env, 0)?;
@@ -116,11 +124,18 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, ComposeError> {
     Ok(Loaded { project, warnings })
 }
 
+/// A compose file's text; `-f -` is the CLI's standard input.
+fn read_config(path: &Path, opts: &LoadOptions) -> Result<String, ComposeError> {
+    match &opts.stdin {
+        Some(text) if path == opts.working_dir.join("-") => Ok(text.clone()),
+        _ => std::fs::read_to_string(path).map_err(|e| ComposeError::io(path, e)),
+    }
+}
+
 /// A file's top-level `name:`, interpolated; `None` when absent or when the
-/// file cannot be read or parsed (loading it reports that properly).
-fn name_in_file(file: &Path, env: &IndexMap<String, String>) -> Option<String> {
-    let text = std::fs::read_to_string(file).ok()?;
-    let tree = yaml::parse(&text, &Arc::from("")).ok()?;
+/// file cannot be parsed (loading it reports that properly).
+fn name_in_file(text: &str, env: &IndexMap<String, String>) -> Option<String> {
+    let tree = yaml::parse(text, &Arc::from("")).ok()?;
     let raw = tree.as_map()?.get("name")?.scalar_text()?;
     interpolate::interpolate(&raw, &mut interpolate::Vars::new(env)).ok()
 }
@@ -128,15 +143,15 @@ fn name_in_file(file: &Path, env: &IndexMap<String, String>) -> Option<String> {
 /// Reads compose files: parse and interpolate, then (for files that are
 /// part of the project rather than `extends` sources) `extends` and
 /// `include`.
-#[derive(Default)]
-struct Reader {
+struct Reader<'a> {
+    opts: &'a LoadOptions,
     unset: RefCell<Vec<String>>,
     warnings: RefCell<Vec<String>>,
 }
 
-impl Reader {
+impl Reader<'_> {
     fn read(&self, path: &Path, env: &IndexMap<String, String>) -> Result<Node, ComposeError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ComposeError::io(path, e))?;
+        let text = read_config(path, self.opts)?;
         let name: Arc<str> = Arc::from(path.display().to_string());
         let mut tree = yaml::parse(&text, &name)?;
         let mut vars = interpolate::Vars::new(env);

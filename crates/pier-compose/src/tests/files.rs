@@ -503,3 +503,32 @@ fn the_project_name_is_available_for_interpolation() {
         Some("demo-web")
     );
 }
+
+#[test]
+fn dash_reads_the_compose_file_from_stdin() {
+    let mut fixture = Fixture::empty();
+    fixture.write(
+        "override.yml",
+        "services:\n  web:\n    environment: [FROM=file]\n",
+    );
+    fixture.opts.files = vec![PathBuf::from("-"), PathBuf::from("override.yml")];
+    fixture.opts.stdin = Some(
+        "name: fromstdin\nservices:\n  web:\n    image: nginx\n    build: ./app\n    volumes: ['./logs:/logs']\n"
+            .to_string(),
+    );
+    let loaded = fixture.load();
+    let p = &loaded.project;
+    assert_eq!(p.name, "fromstdin");
+    let web = &p.services["web"];
+    assert_eq!(web.image.as_deref(), Some("nginx"));
+    assert_eq!(web.environment["FROM"].as_deref(), Some("file"));
+    // Relative paths are against the working directory.
+    assert_eq!(
+        web.build.as_ref().unwrap().context,
+        fixture.path("app").display().to_string()
+    );
+    assert_eq!(p.working_dir, fixture.opts.working_dir);
+    // Without stdin text, `-` is an ordinary (missing) file.
+    fixture.opts.stdin = None;
+    assert!(fixture.error().contains('-'), "{}", fixture.error());
+}
