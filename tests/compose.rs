@@ -550,3 +550,44 @@ fn compose_file_from_stdin() {
     assert!(down.status.success(), "{}", stderr(&down));
     assert!(ids(&d, "piped").is_empty(), "{:?}", ids(&d, "piped"));
 }
+
+#[test]
+fn legacy_links_give_the_alias_in_etc_hosts() {
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "name: linked\nservices:\n  db:\n    image: busybox\n    command: [sleep, '60']\n  web:\n    image: busybox\n    command: [sleep, '60']\n    links: ['db:database']\n",
+    )
+    .unwrap();
+    let compose = |args: &[&str]| {
+        d.pier_cmd()
+            .current_dir(dir.path())
+            .arg("compose")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let up = compose(&["up", "-d"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let hosts = ok(d.pier(&["exec", "linked-web-1", "cat", "/etc/hosts"]));
+    let db_ip = ok(d.pier(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        "linked-db-1",
+    ]));
+    // The alias, `service-N` and `project-service-N`, as compose links them.
+    for alias in ["database", "db-1", "linked-db-1"] {
+        assert!(
+            hosts.lines().any(|l| {
+                let mut w = l.split_whitespace();
+                w.next() == Some(db_ip.as_str()) && w.any(|n| n == alias)
+            }),
+            "{alias} -> {db_ip}: {hosts}"
+        );
+    }
+    let ping = d.pier(&["exec", "linked-web-1", "ping", "-c1", "-W2", "database"]);
+    assert!(ping.status.success(), "{}", stdout(&ping));
+    assert!(compose(&["down", "-t", "0"]).status.success());
+}

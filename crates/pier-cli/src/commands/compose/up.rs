@@ -49,6 +49,32 @@ impl Compose {
         self.service(service).map(|s| s.replicas()).unwrap_or(1)
     }
 
+    /// `links:` as docker compose sends them (`HostConfig.Links`): every
+    /// container of a linked service under the link's alias, under
+    /// `service-N` and under `project-service-N`, N being the number of the
+    /// container being created.
+    async fn links(
+        &self,
+        svc: &pier_compose::Service,
+        number: u32,
+    ) -> Result<Vec<String>, CmdError> {
+        if svc.links.is_empty() {
+            return Ok(Vec::new());
+        }
+        let all = self.containers(true, false).await?;
+        let mut out = Vec::new();
+        for raw in &svc.links {
+            let (target, alias) = raw.split_once(':').unwrap_or((raw, raw));
+            for c in all.iter().filter(|c| c.service == target) {
+                let name = c.name.trim_start_matches('/');
+                out.push(format!("{name}:{alias}"));
+                out.push(format!("{name}:{target}-{number}"));
+                out.push(format!("{name}:{}-{target}-{number}", self.project.name));
+            }
+        }
+        Ok(out)
+    }
+
     /// Creates container `number` of `service` (networks beyond the first
     /// connected, secrets injected), not started.
     pub async fn create_container(
@@ -57,8 +83,12 @@ impl Compose {
         inst: &Instance,
     ) -> Result<String, CmdError> {
         let svc = self.service(service)?;
-        let (body, inject) =
+        let (mut body, inject) =
             convert::create_body(&self.project, svc, inst).map_err(|e| CmdError::new(1, e))?;
+        let links = self.links(svc, inst.number).await?;
+        if !links.is_empty() {
+            body["HostConfig"]["Links"] = Value::from(links);
+        }
         let q = Query::new().add("name", &inst.name);
         let resp = self
             .client
