@@ -11,7 +11,7 @@ use std::io::{self, BufRead, Read};
 
 use flate2::bufread::DeflateDecoder;
 
-const FTEXT_MASK_RESERVED: u8 = 0xe0;
+const RESERVED_FLAGS: u8 = 0xe0;
 const FHCRC: u8 = 0x02;
 const FEXTRA: u8 = 0x04;
 const FNAME: u8 = 0x08;
@@ -89,7 +89,7 @@ fn read_header<R: BufRead>(src: &mut R, first: bool) -> io::Result<bool> {
         return Err(bad("unknown compression method"));
     }
     let flags = fixed[3];
-    if flags & FTEXT_MASK_RESERVED != 0 {
+    if flags & RESERVED_FLAGS != 0 {
         return Err(bad("reserved header flags set"));
     }
     if flags & FEXTRA != 0 {
