@@ -3,7 +3,6 @@
 mod common;
 use common::build::{build as pier_build, built, write};
 use common::*;
-use std::process::Stdio;
 
 fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
@@ -554,37 +553,21 @@ fn contexts_from_stdin_and_dockerfiles_outside() {
         "-t",
         "fromstdin",
         ctx.path().to_str().unwrap(),
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"FROM busybox\nCOPY in.txt /x\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let id = ok(out);
+    ]);
+    let id = ok(common::output_with_stdin(
+        &mut c,
+        b"FROM busybox\nCOPY in.txt /x\n",
+    ));
     assert!(id.starts_with("sha256:"), "{id}");
     assert_eq!(image_id(&d, "fromstdin"), id);
 
     // `-`: a Dockerfile on stdin (no context) and a tar on stdin.
     let mut c = d.pier_cmd();
-    c.args(["build", "-q", "-t", "dfonly", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"FROM busybox\nRUN echo from-stdin > /s\n")
-        .unwrap();
-    ok(child.wait_with_output().unwrap());
+    c.args(["build", "-q", "-t", "dfonly", "-"]);
+    ok(common::output_with_stdin(
+        &mut c,
+        b"FROM busybox\nRUN echo from-stdin > /s\n",
+    ));
     assert_eq!(
         ok(d.pier(&["run", "--rm", "dfonly", "cat", "/s"])),
         "from-stdin"
@@ -603,13 +586,8 @@ fn contexts_from_stdin_and_dockerfiles_outside() {
         .map(|o| o.stdout)
         .unwrap_or(tar.stdout);
     let mut c = d.pier_cmd();
-    c.args(["build", "-q", "-t", "fromtar", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(&tar).unwrap();
-    ok(child.wait_with_output().unwrap());
+    c.args(["build", "-q", "-t", "fromtar", "-"]);
+    ok(common::output_with_stdin(&mut c, &tar));
     assert_eq!(
         ok(d.pier(&["run", "--rm", "fromtar", "cat", "/t"])),
         "inside"

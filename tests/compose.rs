@@ -514,8 +514,6 @@ fn recreate_flags_env_file_and_build() {
 
 #[test]
 fn compose_file_from_stdin() {
-    use std::io::Write;
-    use std::process::Stdio;
     let d = Daemon::start();
     let dir = tempfile::tempdir().unwrap();
     let yaml = "name: piped\nservices:\n  box:\n    image: busybox\n    command: [sleep, '60']\n    labels: [from=stdin]\n";
@@ -523,18 +521,8 @@ fn compose_file_from_stdin() {
         let mut c = d.pier_cmd();
         c.current_dir(dir.path())
             .args(["compose", "-f", "-"])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(yaml.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+            .args(args);
+        common::output_with_stdin(&mut c, yaml.as_bytes())
     };
     assert_eq!(ok(compose(&["config", "--services"])), "box");
     let up = compose(&["up", "-d"]);

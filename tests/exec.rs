@@ -97,16 +97,7 @@ fn exec_output_exit_codes_env_user_workdir() {
 }
 
 fn pipe_stdin(mut cmd: std::process::Command, input: &[u8]) -> String {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = common::output_with_stdin(&mut cmd, input);
     assert!(o.status.success(), "{o:?}");
     stdout(&o)
 }

@@ -165,17 +165,7 @@ fn pier_top_stats_prune_df() {
 }
 
 fn pipe(mut cmd: std::process::Command, input: &[u8]) -> String {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let o = child.wait_with_output().unwrap();
-    stdout(&o)
+    stdout(&common::output_with_stdin(&mut cmd, input))
 }
 
 #[test]
