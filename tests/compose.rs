@@ -515,13 +515,11 @@ fn recreate_flags_env_file_and_build() {
 #[test]
 fn compose_file_from_stdin() {
     let d = Daemon::start();
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = "name: piped\nservices:\n  box:\n    image: busybox\n    command: [sleep, '60']\n    labels: [from=stdin]\n";
+    let p = ComposeProject::empty("piped");
+    let yaml = "services:\n  box:\n    image: busybox\n    command: [sleep, '60']\n    labels: [from=stdin]\n";
     let compose = |args: &[&str]| {
-        let mut c = d.pier_cmd();
-        c.current_dir(dir.path())
-            .args(["compose", "-f", "-"])
-            .args(args);
+        let mut c = p.cmd(&d, &["-f", "-"]);
+        c.args(args);
         common::output_with_stdin(&mut c, yaml.as_bytes())
     };
     assert_eq!(ok(compose(&["config", "--services"])), "box");
@@ -542,21 +540,12 @@ fn compose_file_from_stdin() {
 #[test]
 fn legacy_links_give_the_alias_in_etc_hosts() {
     let d = Daemon::start();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("compose.yaml"),
-        "name: linked\nservices:\n  db:\n    image: busybox\n    command: [sleep, '60']\n  web:\n    image: busybox\n    command: [sleep, '60']\n    links: ['db:database']\n",
-    )
-    .unwrap();
-    let compose = |args: &[&str]| {
-        d.pier_cmd()
-            .current_dir(dir.path())
-            .arg("compose")
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let up = compose(&["up", "-d"]);
+    let p = ComposeProject::empty("linked");
+    p.write(
+        "compose.yaml",
+        "services:\n  db:\n    image: busybox\n    command: [sleep, '60']\n  web:\n    image: busybox\n    command: [sleep, '60']\n    links: ['db:database']\n",
+    );
+    let up = p.run(&d, &["up", "-d"]);
     assert!(up.status.success(), "{}", stderr(&up));
     let hosts = ok(d.pier(&["exec", "linked-web-1", "cat", "/etc/hosts"]));
     let db_ip = ok(d.pier(&[
@@ -577,5 +566,5 @@ fn legacy_links_give_the_alias_in_etc_hosts() {
     }
     let ping = d.pier(&["exec", "linked-web-1", "ping", "-c1", "-W2", "database"]);
     assert!(ping.status.success(), "{}", stdout(&ping));
-    assert!(compose(&["down", "-t", "0"]).status.success());
+    assert!(p.run(&d, &["down", "-t", "0"]).status.success());
 }

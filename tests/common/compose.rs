@@ -32,11 +32,17 @@ pub fn fixtures() -> PathBuf {
 impl ComposeProject {
     /// A copy of `tests/fixtures/compose/<fixture>`.
     pub fn fixture(fixture: &str, name: &str) -> ComposeProject {
+        let p = ComposeProject::empty(name);
+        copy_dir(&fixtures().join(fixture), p.path());
+        p
+    }
+
+    /// An empty project directory (files come from `write`, or stdin).
+    pub fn empty(name: &str) -> ComposeProject {
         let dir = tempfile::Builder::new()
             .prefix("pc")
             .tempdir_in("/tmp")
             .expect("tempdir");
-        copy_dir(&fixtures().join(fixture), dir.path());
         ComposeProject {
             dir,
             name: name.to_string(),
